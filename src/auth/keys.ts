@@ -1,0 +1,201 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type pg from 'pg'
+
+export const PRIVILEGES = ['analytics:push', 'analytics:read', 'impersonate', 'admin'] as const
+export type Privilege = (typeof PRIVILEGES)[number]
+
+export function isPrivilege(value: string): value is Privilege {
+  return (PRIVILEGES as readonly string[]).includes(value)
+}
+
+export interface Organization {
+  orgId: string
+  name: string
+  jwtSecret: string
+  jwtPublicKeys: string[]
+  /** Browser origins allowed to send events; null = any. */
+  allowedOrigins: string[] | null
+  settings: Record<string, unknown>
+  createdAt: Date
+}
+
+export interface ApiKeyRecord {
+  keyId: string
+  orgId: string
+  name: string
+  privileges: Privilege[]
+  /** Orgs a platform key may act for ('*' = all); null for an ordinary key. */
+  platformOrgs: string[] | null
+  createdAt: Date
+  revokedAt: Date | null
+}
+
+export interface CreatedKey {
+  id: string
+  key: string
+  org: string
+  privileges: Privilege[]
+}
+
+// An API key reads `st_<16 hex: public key id>_<43 base64url: secret>`. The id is what the
+// database looks up (and what Inbenta-style clients send as their public key); only a hash of
+// the secret is stored.
+const KEY_PATTERN = /^st_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/
+
+export function parseApiKey(token: string): { keyId: string; secret: string } | null {
+  const match = KEY_PATTERN.exec(token)
+  return match ? { keyId: match[1]!, secret: match[2]! } : null
+}
+
+function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest()
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError'
+}
+
+/**
+ * Organizations and API keys: the repository for both, with a short-lived cache so that a
+ * request does not cost a query. The cache is why a revocation made by another process takes
+ * effect within `cacheTtlMs`; one made through this store takes effect at once.
+ */
+export class KeyStore {
+  private keyCache = new Map<string, { at: number; record: ApiKeyRecord & { secretHash: Buffer } }>()
+  private orgCache = new Map<string, { at: number; org: Organization | null }>()
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly cacheTtlMs = 5000,
+  ) {}
+
+  async createOrg(orgId: string, name = orgId): Promise<Organization> {
+    const { rows } = await this.pool.query(
+      `INSERT INTO organizations (org_id, name, jwt_secret) VALUES ($1, $2, $3) RETURNING *`,
+      [orgId, name, randomBytes(32).toString('base64url')],
+    )
+    this.orgCache.delete(orgId)
+    return toOrg(rows[0])
+  }
+
+  async listOrgs(): Promise<Organization[]> {
+    const { rows } = await this.pool.query('SELECT * FROM organizations ORDER BY org_id')
+    return rows.map(toOrg)
+  }
+
+  async getOrg(orgId: string): Promise<Organization | null> {
+    const cached = this.orgCache.get(orgId)
+    if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.org
+    const { rows } = await this.pool.query('SELECT * FROM organizations WHERE org_id = $1', [orgId])
+    const org = rows[0] ? toOrg(rows[0]) : null
+    this.orgCache.set(orgId, { at: Date.now(), org })
+    return org
+  }
+
+  async updateOrg(
+    orgId: string,
+    changes: { allowedOrigins?: string[] | null; jwtPublicKeys?: string[]; settings?: Record<string, unknown> },
+  ): Promise<Organization> {
+    const { rows } = await this.pool.query(
+      `UPDATE organizations SET
+         allowed_origins = CASE WHEN $2 THEN $3::text[] ELSE allowed_origins END,
+         jwt_public_keys = coalesce($4::jsonb, jwt_public_keys),
+         settings = settings || coalesce($5::jsonb, '{}')
+       WHERE org_id = $1 RETURNING *`,
+      [
+        orgId,
+        changes.allowedOrigins !== undefined,
+        changes.allowedOrigins ?? null,
+        changes.jwtPublicKeys ? JSON.stringify(changes.jwtPublicKeys) : null,
+        changes.settings ? JSON.stringify(changes.settings) : null,
+      ],
+    )
+    if (!rows[0]) throw new NotFoundError(`no organization ${orgId}`)
+    this.orgCache.delete(orgId)
+    return toOrg(rows[0])
+  }
+
+  async createKey(options: {
+    orgId: string
+    privileges: Privilege[]
+    name?: string
+    platformOrgs?: string[] | null
+  }): Promise<CreatedKey> {
+    const keyId = randomBytes(8).toString('hex')
+    const secret = randomBytes(32).toString('base64url')
+    await this.pool.query(
+      `INSERT INTO api_keys (org_id, key_id, name, secret_hash, privileges, platform_orgs)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [options.orgId, keyId, options.name ?? '', hashSecret(secret), options.privileges, options.platformOrgs ?? null],
+    )
+    return { id: keyId, key: `st_${keyId}_${secret}`, org: options.orgId, privileges: options.privileges }
+  }
+
+  async listKeys(orgId: string): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.pool.query('SELECT * FROM api_keys WHERE org_id = $1 ORDER BY created_at', [orgId])
+    return rows.map((r) => toKey(r))
+  }
+
+  async revokeKey(keyId: string): Promise<ApiKeyRecord> {
+    const { rows } = await this.pool.query(
+      'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 RETURNING *',
+      [keyId],
+    )
+    this.keyCache.delete(keyId)
+    if (!rows[0]) throw new NotFoundError(`no key ${keyId}`)
+    return toKey(rows[0])
+  }
+
+  /** The key if `token` is a well-formed, known, unrevoked API key whose secret matches; else null. */
+  async verifyApiKey(token: string): Promise<ApiKeyRecord | null> {
+    const parsed = parseApiKey(token)
+    if (!parsed) return null
+    return this.verifyKeySecret(parsed.keyId, parsed.secret)
+  }
+
+  /** Same check from the two halves (Inbenta-style clients send the public id and secret apart). */
+  async verifyKeySecret(keyId: string, secret: string): Promise<ApiKeyRecord | null> {
+    const record = await this.lookupKey(keyId)
+    if (!record || record.revokedAt) return null
+    // Constant-time compare of fixed-length hashes: the time does not tell how much matched.
+    if (!timingSafeEqual(record.secretHash, hashSecret(secret))) return null
+    const { secretHash: _hash, ...key } = record
+    return key
+  }
+
+  private async lookupKey(keyId: string): Promise<(ApiKeyRecord & { secretHash: Buffer }) | null> {
+    const cached = this.keyCache.get(keyId)
+    if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.record
+    const { rows } = await this.pool.query('SELECT * FROM api_keys WHERE key_id = $1', [keyId])
+    if (!rows[0]) return null
+    const record = { ...toKey(rows[0]), secretHash: rows[0].secret_hash as Buffer }
+    this.keyCache.set(keyId, { at: Date.now(), record })
+    return record
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function toOrg(row: any): Organization {
+  return {
+    orgId: row.org_id,
+    name: row.name,
+    jwtSecret: row.jwt_secret,
+    jwtPublicKeys: row.jwt_public_keys,
+    allowedOrigins: row.allowed_origins,
+    settings: row.settings,
+    createdAt: row.created_at,
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function toKey(row: any): ApiKeyRecord {
+  return {
+    keyId: row.key_id,
+    orgId: row.org_id,
+    name: row.name,
+    privileges: row.privileges,
+    platformOrgs: row.platform_orgs,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  }
+}

