@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyServerOptions, RawServerDefault } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
+import fastifyCors from '@fastify/cors'
 import type { Config } from './config.js'
 import type { Clock } from './events/event.js'
 import { storePlugin } from './store/plugin.js'
@@ -50,6 +51,20 @@ export const app = fp<AppOptions>(
   async (fastify: FastifyInstance, options) => {
     fastify.decorate('config', options.config)
     await fastify.register(fastifyCookie)
+    // Browsers send events with credentials (cookies), so the origin is echoed, never `*`; each
+    // org's allowed origins are enforced per request once the token is known (auth/origins.ts).
+    await fastify.register(fastifyCors, {
+      origin: true,
+      credentials: true,
+      methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowedHeaders: [
+        'authorization', 'content-type', 'x-elastic-client-meta', 'x-request-id',
+        'x-inbenta-key', 'x-inbenta-session', 'x-inbenta-env', 'x-inbenta-source', 'x-inbenta-user-type',
+      ],
+      exposedHeaders: ['x-request-id'],
+      maxAge: 86400,
+      strictPreflight: false,
+    })
     await fastify.register(storePlugin, options)
     await fastify.register(authPlugin)
 
