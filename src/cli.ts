@@ -24,7 +24,9 @@ const USAGE = `usage: npm run cli -- <command>
 privileges: analytics:push, analytics:read, impersonate, admin
 DATABASE_URL selects the database; without it the embedded one in DATA_DIR is used.`
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
 
 type Out = (line: string) => void
 

@@ -44,7 +44,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const key = e.instancePath.replace(/^\//, '')
-      return `  ${key}=${JSON.stringify(picked[key])}: ${e.message}`
+      const choices = (ConfigSchema.properties as Record<string, { anyOf?: Array<{ const: unknown }> }>)[key]?.anyOf
+      const why = choices ? `must be one of ${choices.map((c) => c.const).join(', ')}` : e.message
+      return `  ${key}=${JSON.stringify(env[key])}: ${why}`
     })
     throw new ConfigError(`invalid configuration:\n${[...new Set(lines)].join('\n')}`)
   }

