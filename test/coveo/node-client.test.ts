@@ -56,7 +56,7 @@ t.test('coveo.analytics in Node: search, click, custom and collect land with the
         is_bot: false, client_ip: '127.0.0.0', custom_data: { context_role: 'dev', somekey: 'v' },
       })
       t.equal(s!.visit_id, search!.visitId)
-      t.equal(s!.event_id, search!.searchEventUid)
+      t.equal(s!.event_id, (search as unknown as { searchEventUid: string }).searchEventUid)
       t.match(s!.extra, { facetState: [{ field: 'author', state: 'selected' }] })
       t.match(c, {
         action_cause: 'documentOpen', document_position: 3, document_title: 'Doc title', document_url: 'https://example.com/doc',
