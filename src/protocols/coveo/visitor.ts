@@ -63,7 +63,7 @@ export function setVisitorCookie(request: FastifyRequest, reply: FastifyReply, i
     path: '/',
     maxAge: ONE_YEAR_SECONDS,
     httpOnly: true,
-    ...(crossSite ? { sameSite: 'none' as const, secure: true } : {}),
+    ...(crossSite ? { sameSite: 'none' as const, secure: true } : { sameSite: 'lax' as const }),
   })
 }
 
