@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify'
+import { CoveoError } from './errors.js'
+
+/**
+ * A form-urlencoded body, as navigator.sendBeacon sends it: `{type}Event=<url-encoded JSON>`,
+ * sometimes with `access_token=` (the collect beacon). Kept as a marker class so the handler can
+ * tell it from a JSON body.
+ */
+export class FormBody {
+  constructor(readonly params: URLSearchParams) {}
+}
+
+/**
+ * Parsers for the beacon content types, scoped to this plugin: the root keeps its own
+ * application/json parser (and limits). A text/plain body is either JSON or a form string,
+ * depending on what a client put in the Blob.
+ */
+export function addBeaconParsers(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, new FormBody(new URLSearchParams(body as string)))
+  })
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    const text = (body as string).trim()
+    if (text.startsWith('{') || text.startsWith('[')) {
+      try {
+        done(null, JSON.parse(text))
+      } catch {
+        done(new CoveoError(400, 'InvalidJson', 'The request body is not valid JSON'), undefined)
+      }
+      return
+    }
+    done(null, new FormBody(new URLSearchParams(text)))
+  })
+}
+
+/** The JSON payload of a request, from a JSON body or from the form field `{type}Event`. */
+export function eventPayload(body: unknown, type: string): unknown {
+  if (!(body instanceof FormBody)) {
+    if (body === undefined || body === null) {
+      throw new CoveoError(400, 'MissingParameter', `The request has no body: send the ${type} event as JSON`)
+    }
+    return body
+  }
+  // `searches` beacons are not sent by the known clients; accept both names rather than guess.
+  const names = type === 'searches' ? ['searchesEvent', 'searchEvent'] : [`${type}Event`]
+  const name = names.find((n) => body.params.has(n))
+  if (!name) throw new CoveoError(400, 'MissingParameter', `Form field "${names[0]}" is required`)
+  try {
+    return JSON.parse(body.params.get(name)!)
+  } catch {
+    throw new CoveoError(400, 'InvalidJson', `Form field "${name}" is not valid JSON`)
+  }
+}
+
+export function formAccessToken(body: unknown): string | undefined {
+  return body instanceof FormBody ? (body.params.get('access_token') ?? undefined) : undefined
+}
