@@ -44,6 +44,9 @@ const routeSchema = {
  */
 export const workplaceProtocol: FastifyPluginAsync = async (app) => {
   const inFlight = new InFlight()
+  // Fastify reads text/plain as a string by default; the contract is JSON only, and a text/plain
+  // body would otherwise be answered "must be a JSON object" instead of naming the real mistake.
+  app.removeContentTypeParser('text/plain')
 
   app.setErrorHandler((err, request, reply) => {
     const e = classifyError(err)
