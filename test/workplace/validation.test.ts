@@ -6,7 +6,7 @@ const click = { type: 'click', query_id: 'q', page: 1, content_source_id: 'c', d
 const feedback = { type: 'feedback', query_id: 'q', page: 1, content_source_id: 'c', document_id: 'd', rank: 0, score: 1 }
 
 function without<T extends object>(body: T, field: string): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...body }
+  const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) }
   delete copy[field]
   return copy
 }
