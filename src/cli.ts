@@ -46,8 +46,8 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
   const database = await openDatabase(config, server.log)
   try {
     await server.register(app, { config, databaseUrl: database.url })
-    await server.ready()
     const result = await migrate(server.db, server.log)
+    await server.ready()
     if (group === 'migrate') {
       out(result.applied.length ? `applied: ${result.applied.join(', ')}` : 'database is up to date')
       return 0

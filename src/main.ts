@@ -16,8 +16,9 @@ export async function serve(config: Config): Promise<void> {
   server.addHook('onClose', async () => {
     await database.stop()
   })
-  await server.ready()
+  // Migrate before ready: the store's onReady hook creates partitions of the events table.
   await migrate(server.db, server.log)
+  await server.ready()
   if (config.BOOTSTRAP_DEFAULT_ORG) {
     const key = await bootstrapDefaultOrg(server.keys)
     if (key) process.stdout.write(firstStartMessage(key, config) + '\n')

@@ -17,6 +17,7 @@ t.test('first start on the embedded default, data kept across restarts', async (
   const key = /^\s+(st_\S+)$/m.exec(first.output())?.[1]
   t.ok(key, 'the first start prints an API key')
   t.match(first.output(), /curl -X POST '.*\/rest\/ua\/v15\/analytics\/search'/, 'and a curl line to try it')
+  t.notMatch(first.output(), /"level":(40|50)/, 'no warning or error on a first start')
   const ready = await (await fetch(`${first.url}/ready`)).json()
   t.same(ready, { status: 'ready', database: 'up', writer: 'healthy', queuedEvents: 0 })
 
