@@ -17,8 +17,8 @@ import { openBenchDatabase, freePort } from './database.mjs'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const smoke = process.argv.includes('--smoke')
 const timing = smoke
-  ? { warmup: 1, max: 3, half: 2, connections: 50, writer: { sizes: [1, 100], concurrency: [1, 16], seconds: 1 } }
-  : { warmup: 3, max: 10, half: 8, connections: 50, writer: { sizes: [1, 10, 100, 1000], concurrency: [1, 8, 64], seconds: 1.5 } }
+  ? { warmup: 1, max: 3, half: 2, connections: 50, scaling: [], writer: { sizes: [1, 100], concurrency: [1, 16], seconds: 1 } }
+  : { warmup: 3, max: 10, half: 8, connections: 50, scaling: [10, 200, 500], scalingSeconds: 5, writer: { sizes: [1, 10, 100, 1000], concurrency: [1, 8, 64], seconds: 1.5 } }
 const SEARCHES_BATCH = 50
 const VISITORS = 5000
 const TARGETS = { vsBare: 0.6, vsNaive: 8, p99AtHalfRateMs: 25, batchEventsPerSecond: 50_000, peakRssMB: 200 }
@@ -86,11 +86,11 @@ function rssSampler(pid) {
   }
 }
 
-function load(scenario, server, seconds, overallRate) {
+function load(scenario, server, seconds, overallRate, connections = timing.connections) {
   let n = 0
   return autocannon({
     url: server.base,
-    connections: timing.connections,
+    connections,
     duration: seconds,
     ...(overallRate ? { overallRate } : {}),
     requests: [
@@ -212,6 +212,17 @@ function scenarios(key) {
   }
 }
 
+/** Maximum rate of one single-event scenario at several connection counts: what concurrency buys. */
+async function concurrencyTable(scenario, server, atDefault) {
+  const rows = [{ connections: timing.connections, requestsPerSecond: atDefault.requestsPerSecond, latencyMs: atDefault.latencyMs, errors: atDefault.errors }]
+  for (const connections of timing.scaling) {
+    log(`${scenario.name}: ${connections} connections for ${timing.scalingSeconds}s`)
+    const result = summarize(await load(scenario, server, timing.scalingSeconds, undefined, connections), 1)
+    rows.push({ connections, requestsPerSecond: result.requestsPerSecond, latencyMs: result.latencyMs, errors: result.errors })
+  }
+  return { scenario: scenario.name, rows: rows.sort((a, b) => a.connections - b.connections) }
+}
+
 const run = promisify(execFile)
 async function cli(args, env) {
   const { stdout } = await run(process.execPath, ['dist/cli.js', ...args], { cwd: root, env: { ...process.env, ...env } })
@@ -250,6 +261,7 @@ async function main() {
     }
     const core = await startServer('storage-path', 'bench/reference-server.mjs', ['core'], env, await freePort())
     for (const scenario of plan.core) results[scenario.name] = await measure(scenario, core)
+    report.httpConcurrency = await concurrencyTable(plan.core[0], core, results[plan.core[0].name])
     await stopServer(core)
 
     const searchtrack = await startServer('searchtrack', 'dist/main.js', [], env, await freePort())
