@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { TrackedEvent } from '../events/event.js'
-import { EVENT_COLUMNS, toRow } from './event-rows.js'
+import { EVENT_COLUMNS, EVENT_COLUMN_TYPES, toColumns } from './event-rows.js'
 import type { Metrics } from '../ops/metrics.js'
 
 export interface WriterOptions {
@@ -32,10 +32,12 @@ interface Pending {
 
 const INSERT_COLUMNS = EVENT_COLUMNS.join(', ')
 const SELECT_COLUMNS = EVENT_COLUMNS.map((c) => (c === 'visit_id' ? 'coalesce(i.visit_id, v.visit_id)' : `i.${c}`)).join(', ')
+const UNNEST_ARGS = EVENT_COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')
+const TIMEOUT_PARAM = `$${EVENT_COLUMNS.length + 1}::interval`
 
 /*
  * One statement per batch, so one transaction and one round trip:
- *  1. the batch's events as a record set;
+ *  1. the batch's events, one typed array per column, zipped back into rows by unnest;
  *  2. one upsert of the visitors seen in it (events without a preset visit): a visitor whose last
  *     event is older than the timeout gets a new visit id; otherwise the current one is kept. The
  *     database decides, so every instance agrees. Rows are sorted so concurrent batches lock
@@ -44,7 +46,7 @@ const SELECT_COLUMNS = EVENT_COLUMNS.map((c) => (c === 'visit_id' ? 'coalesce(i.
  */
 const BATCH_SQL = `
 WITH input AS (
-  SELECT * FROM jsonb_populate_recordset(NULL::events, $1::jsonb)
+  SELECT * FROM unnest(${UNNEST_ARGS}) AS i(${INSERT_COLUMNS})
 ),
 seen AS (
   SELECT org_id, visitor_id, min(received_at) AS first_at, max(received_at) AS last_at
@@ -57,9 +59,9 @@ v AS (
   SELECT org_id, visitor_id, gen_random_uuid(), first_at, first_at, last_at
   FROM seen ORDER BY org_id, visitor_id
   ON CONFLICT (org_id, visitor_id) DO UPDATE SET
-    visit_id = CASE WHEN EXCLUDED.first_seen - cur.last_seen > $2::interval
+    visit_id = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${TIMEOUT_PARAM}
                     THEN EXCLUDED.visit_id ELSE cur.visit_id END,
-    visit_started_at = CASE WHEN EXCLUDED.first_seen - cur.last_seen > $2::interval
+    visit_started_at = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${TIMEOUT_PARAM}
                     THEN EXCLUDED.first_seen ELSE cur.visit_started_at END,
     last_seen = GREATEST(cur.last_seen, EXCLUDED.last_seen)
   RETURNING org_id, visitor_id, visit_id
@@ -187,21 +189,9 @@ export class EventWriter {
   }
 
   private async commit(events: TrackedEvent[]): Promise<BatchRow[]> {
-    const payload = pgSafeJson(JSON.stringify(events.map(toRow)))
-    const result = await this.pool.query<BatchRow>(BATCH_SQL, [payload, this.timeout])
+    const result = await this.pool.query<BatchRow>(BATCH_SQL, [...toColumns(events), this.timeout])
     return result.rows
   }
 }
 
-// JSON.stringify escapes NUL and lone surrogates as \u0000 / \udXXX (a real pair is written as
-// the character itself). PostgreSQL refuses both in text and jsonb, and one such string from a
-// client would fail the whole batch, so drop NULs and turn lone surrogates into U+FFFD. The
-// look-behind skips an escaped backslash followed by a literal "u0000".
-const UNSAFE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi
-
-export function pgSafeJson(json: string): string {
-  if (!json.includes('\\u')) return json
-  return json.replace(UNSAFE_ESCAPE, (_m, backslashes: string, code: string) =>
-    backslashes + (code === '0000' ? '' : '\\ufffd'),
-  )
-}
+export { pgSafeJson } from './event-rows.js'
