@@ -46,7 +46,11 @@ export function sessionResult(actions: SessionAction[]): SessionResult | null {
   return best ? { dataKey: best.dataKey, priority: best.priority, eventId: best.eventId, at: best.at } : null
 }
 
-/** A session (a visit of the session token's visitor) with its session-log actions in order. */
+/**
+ * A session (a visit of the session token's visitor) with its session-log actions in order.
+ * Event ids order actions only across milliseconds (a UUID v7 minted for a given time has a
+ * random sequence), so within one millisecond START is put first and the rest keep id order.
+ */
 export async function readSession(
   pool: pg.Pool,
   orgId: string,
@@ -59,7 +63,7 @@ export async function readSession(
             search_query_uid, query_text, event_value
      FROM events
      WHERE org_id = $1 AND visit_id = $2 AND protocol = 'inbenta' AND extra ? 'dataKey'
-     ORDER BY received_at, event_id`,
+     ORDER BY received_at, (extra->>'dataKey' = 'START') DESC, event_id`,
     [orgId, sessionId],
   )
   if (rows.length === 0) return null
