@@ -4,6 +4,7 @@ import { buildTestApp, createKey, manualClock } from '../helpers/app.js'
 import { loadConfig } from '../../src/config.js'
 import { runCli } from '../../src/cli.js'
 import { AuthError } from '../../src/auth/errors.js'
+import { deriveKey } from '../../src/protocols/inbenta/codes.js'
 import { halves, inject, type Reply } from './helpers.js'
 
 /** An authenticated caller of one org, with an open session and one logged search. */
@@ -53,6 +54,10 @@ t.test('tracking codes: forged, corrupted, of another kind or another org are re
 
   const { rows } = await app.db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'click'`)
   t.equal(rows[0].n, 1, 'nothing refused was stored')
+
+  const searchRate = await track('search_rate', { code: acme.search.tracking.searchCode, value: 'useful' })
+  t.same(searchRate.body.logs, ['atomic', 'session'], 'search_rate echoes the searchCode')
+  isError(t, await track('search_rate', { code: clickCode, value: 1 }), 422, /searchCode/)
 
   const external = await track('external_click', { searchCode: acme.search.tracking.searchCode, externalCode: acme.search.results[0].tracking.externalCode })
   t.equal(external.status, 200)
@@ -117,6 +122,19 @@ t.test('credentials: missing 401, wrong 403, tokens that cannot be confused with
   t.equal((await inject(app, 'GET', sessionUrl, { headers: { authorization: `Bearer ${acme.key.key}` } })).status, 200, 'an API key with analytics:read reads')
   isError(t, await inject(app, 'GET', '/v1/reports/sessions/0190d6a3-0000-7000-8000-000000000000', { headers: acme.headers }), 404)
   isError(t, await inject(app, 'GET', '/v1/reports/sessions/not-a-uuid', { headers: acme.headers }), 404)
+
+  // An expired access token (signed here with the same derived key, issued an hour ago).
+  const org = await app.keys.getOrg('acme')
+  const expired = app.jwt.sign(
+    { typ: 'inbenta-access', aud: 'searchtrack:inbenta', org: 'acme', kid: acme.keyId, privileges: ['analytics:push'], iat: Math.floor(Date.now() / 1000) - 3600 },
+    { key: deriveKey(org!.jwtSecret, 'access-token').toString('base64url'), algorithm: 'HS256', expiresIn: 1200 },
+  )
+  isError(t, await inject(app, 'POST', '/v1/tracking/session', { headers: { ...acme.headers, authorization: `Bearer ${expired}` } }), 403, /expired/)
+
+  // Browsers from origins the org does not allow get no token.
+  await app.keys.updateOrg('acme', { allowedOrigins: ['https://help.acme.example'] })
+  isError(t, await inject(app, 'POST', '/v1/auth', { headers: { 'x-inbenta-key': acme.keyId, origin: 'https://evil.example' }, body: { secret: acme.secret } }), 403, /Origin/)
+  t.equal((await inject(app, 'POST', '/v1/auth', { headers: { 'x-inbenta-key': acme.keyId, origin: 'https://help.acme.example' }, body: { secret: acme.secret } })).status, 200)
 
   // Refresh gives a working token, and stops with the key.
   const refreshed = await inject(app, 'POST', '/v1/refreshToken', { headers: acme.headers })

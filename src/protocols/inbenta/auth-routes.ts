@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthError } from '../../auth/errors.js'
+import { assertOriginAllowed } from '../../auth/origins.js'
 import { bearer, header, issueAccessToken, verifyAccessToken } from './access.js'
 import { InbentaError } from './errors.js'
 import { AuthBody, AuthResponse, ErrorBody, TokenResponse } from './schemas.js'
@@ -35,6 +36,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!principal.privileges.has('analytics:push') && !principal.privileges.has('analytics:read')) {
         throw new InbentaError(403, 'This key has neither analytics:push nor analytics:read')
       }
+      await assertOriginAllowed(request, principal.orgId)
       const issued = await issueAccessToken(app, { orgId: principal.orgId, keyId, privileges: principal.privileges })
       const base = `${request.protocol}://${request.host}`
       return { ...issued, apis: { search: base, tracking: base } }
