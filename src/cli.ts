@@ -7,6 +7,7 @@ import { openDatabase } from './store/database.js'
 import { migrate } from './store/migrate.js'
 import { isPrivilege, type Privilege } from './auth/keys.js'
 import { serve } from './main.js'
+import { runInbentaCli, InbentaUsageError } from './protocols/inbenta/cli.js'
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -137,6 +138,16 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
         )
         return 0
       }
+      // ---- inbenta
+      case 'inbenta priorities': {
+        try {
+          return await runInbentaCli(rest, server, out)
+        } catch (err) {
+          if (err instanceof InbentaUsageError) throw new UsageError(err.message)
+          throw err
+        }
+      }
+      // ---- end inbenta
       default:
         throw new UsageError(`unknown command: ${argv.join(' ')}`)
     }
