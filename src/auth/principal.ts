@@ -73,7 +73,8 @@ export class Authenticator {
     const org = await this.keys.getOrg(orgId)
     if (!org) throw new AuthError('Forbidden', `Unknown organization ${orgId}`)
     const payload = { ...claims, organization: orgId, v8: true, roles: ['queryExecutor'] }
-    return this.jwt.sign(payload, { key: org.jwtSecret, algorithm: 'HS256', expiresIn: validForSeconds * 1000 })
+    // @fastify/jwt reads a numeric expiresIn as seconds.
+    return this.jwt.sign(payload, { key: org.jwtSecret, algorithm: 'HS256', expiresIn: validForSeconds })
   }
 
   private async fromApiKey(token: string, org: string | null | undefined): Promise<Principal> {

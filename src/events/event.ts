@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 
 /** The protocol an event arrived through; adapters set it, reports may filter on it. */
@@ -70,12 +71,27 @@ export type EventInput = Omit<TrackedEvent, 'eventId' | 'receivedAt' | 'visitId'
 export type Clock = () => Date
 export const systemClock: Clock = () => new Date()
 
+// UUID v7 orders by time, then by a sequence. Given an explicit time (the app's clock, which
+// tests control) the uuid package draws a random sequence each call, so two events of the same
+// millisecond would sort in random order; keep the sequence counting up within a millisecond.
+// It starts at a random point in the lower half of its 31 bits so it cannot overflow in practice.
+let lastMsecs = -1
+let lastSeq = 0
+function monotonicV7(msecs: number): string {
+  if (msecs === lastMsecs) lastSeq++
+  else {
+    lastMsecs = msecs
+    lastSeq = randomInt(0, 2 ** 30)
+  }
+  return uuidv7({ msecs, seq: lastSeq })
+}
+
 /** Stamp an event at receipt: a UUID v7 id (time-ordered, the idempotency key) and the time. */
 export function newEvent(input: EventInput, clock: Clock = systemClock): TrackedEvent {
   const receivedAt = input.receivedAt ?? clock()
   return {
     ...input,
-    eventId: input.eventId ?? uuidv7({ msecs: receivedAt.getTime() }),
+    eventId: input.eventId ?? monotonicV7(receivedAt.getTime()),
     receivedAt,
     visitId: input.visitId ?? null,
   }

@@ -64,6 +64,7 @@ t.test('search tokens', async (t) => {
 
   const [header, payload, signature] = token.split('.') as [string, string, string]
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString())
+  t.equal(claims.exp - claims.iat, 60, 'the token lives as long as asked')
 
   // alg none: no signature at all.
   const none = `${b64url({ alg: 'none', typ: 'JWT' })}.${payload}.`

@@ -111,3 +111,10 @@ t.test('strings PostgreSQL cannot store (NUL, lone surrogates) do not fail a bat
   t.equal(rows[0].event_value, 'ab\ufffdc')
   t.same(rows[0].custom_data, { k: 'x\ufffd', lit: 'back\\u0000slash' })
 })
+
+t.test('event ids of one millisecond sort in the order the events were received', async (t) => {
+  const at = new Date('2026-06-15T10:00:00.000Z')
+  const ids = Array.from({ length: 200 }, () => newEvent({ orgId: 'o', protocol: 'coveo', type: 'search', visitorId: 'v', receivedAt: at }).eventId)
+  t.same([...ids].sort(), ids)
+  t.equal(new Set(ids).size, ids.length)
+})
