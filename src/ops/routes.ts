@@ -12,6 +12,7 @@ const Readiness = Type.Object({
     bytes: Type.Integer(),
     maxBytes: Type.Integer(),
     segments: Type.Integer(),
+    full: Type.Boolean(),
   }),
 })
 
@@ -30,7 +31,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // the instance stays in rotation (200 "degraded"): taking every instance out during a database
     // outage would lose the events the spool exists to keep. Only a full spool is 503.
     const spoolActive = spool.state === 'spooling' || spool.state === 'replaying'
-    const spoolHasRoom = spool.state !== 'off' && spool.bytes < spool.maxBytes * 0.99
+    const spoolHasRoom = spool.state !== 'off' && !spool.full
     const status =
       writer === 'failing' ? 'unavailable'
       : database === 'up' && !spoolActive ? 'ready'

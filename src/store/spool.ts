@@ -67,6 +67,8 @@ export class Spool {
   private closed = false
   private appendsInFlight = 0
   private idleWaiters: Array<() => void> = []
+  /** An append was refused for want of room, and no replay has freed any since. */
+  full = false
 
   private constructor(private readonly options: SpoolOptions) {}
 
@@ -141,7 +143,10 @@ export class Spool {
     const json = JSON.stringify(events)
     const body = Buffer.from(json, 'utf8')
     const line = Buffer.concat([Buffer.from(`${crc32(body).toString(16).padStart(8, '0')} `), body, Buffer.from('\n')])
-    if (this.bytes + line.length > this.options.maxBytes) return Promise.reject(new SpoolFullError())
+    if (this.bytes + line.length > this.options.maxBytes) {
+      this.full = true
+      return Promise.reject(new SpoolFullError())
+    }
     this.appendsInFlight++
     this.queuedBytes += line.length
     return new Promise<void>((resolve, reject) => {
@@ -232,6 +237,7 @@ export class Spool {
   async remove(segment: Segment): Promise<void> {
     await rm(segment.file, { force: true })
     this.sealed = this.sealed.filter((s) => s !== segment)
+    this.full = false
   }
 
   /** Keep an event the database refuses even alone, with the reason, out of the replay path. */

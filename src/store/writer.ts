@@ -41,6 +41,8 @@ export interface SpoolStatus {
   bytes: number
   maxBytes: number
   segments: number
+  /** Appends are being refused: events cannot be stored until the database returns. */
+  full: boolean
 }
 
 export class WriterClosedError extends Error {
@@ -172,9 +174,9 @@ export class EventWriter {
 
   get spoolStatus(): SpoolStatus {
     const spool = this.options.spool
-    if (!spool) return { state: 'off', bytes: 0, maxBytes: 0, segments: 0 }
+    if (!spool) return { state: 'off', bytes: 0, maxBytes: 0, segments: 0, full: true }
     const state = this.outage ? 'spooling' : spool.hasRecords || this.replaying ? 'replaying' : 'idle'
-    return { state, bytes: spool.bytes, maxBytes: spool.maxBytes, segments: spool.segments }
+    return { state, bytes: spool.bytes, maxBytes: spool.maxBytes, segments: spool.segments, full: spool.full }
   }
 
   write(events: TrackedEvent[]): Promise<TrackedEvent[]> {
