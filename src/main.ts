@@ -27,9 +27,6 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
 
   await server.register(app, { config, databaseUrl: database.url })
   for (const plugin of options.plugins ?? []) await server.register(plugin)
-  server.addHook('onClose', async () => {
-    await database.stop()
-  })
   // Migrations before ready: ready replays a spool left by a previous run, into the current schema.
   await server.after()
   await migrate(server.db, server.log)
@@ -44,7 +41,10 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   closeWithGrace({ delay: 9_000, logger: server.log }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'closing after an error')
     else server.log.info({ signal }, 'shutting down')
+    // The database stops last, after the writer has flushed and the pool has ended (Fastify runs
+    // this instance's onClose hooks in no order we could rely on for that).
     await server.close()
+    await database.stop()
   })
 
   await server.listen({ port: config.PORT, host: config.HOST })
