@@ -84,7 +84,7 @@ async function service(env) {
 async function outageRun() {
   const started = Date.now()
   const db = await postgres()
-  const svc = await service({ DATABASE_URL: db.url, DATA_DIR: await tempDir('searchtrack-long-data-'), SPOOL_RETRY_MS: '500' })
+  const svc = await service({ DATABASE_URL: db.url, DATA_DIR: await tempDir('searchtrack-long-data-'), SPOOL_RETRY_MS: '500', RATE_LIMIT_PER_MINUTE: '0' })
   const acked = []
   const statuses = new Map()
   let running = true
