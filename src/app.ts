@@ -10,6 +10,7 @@ import { authPlugin } from './auth/plugin.js'
 import { opsRoutes } from './ops/routes.js'
 import { classifyError } from './errors.js'
 import { registerProtocols } from './protocols/index.js'
+import { limitsPlugin } from './http/limits.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -65,6 +66,7 @@ export const app = fp<AppOptions>(
       maxAge: 86400,
       strictPreflight: false,
     })
+    await fastify.register(limitsPlugin, { jsonMaxDepth: options.config.JSON_MAX_DEPTH, ratePerMinute: options.config.RATE_LIMIT_PER_MINUTE })
     await fastify.register(storePlugin, options)
     await fastify.register(authPlugin)
 

@@ -23,6 +23,17 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
   TRUST_PROXY: Type.Boolean({ default: false }),
   BOOTSTRAP_DEFAULT_ORG: Type.Boolean({ default: true }),
+  /** Events waiting for a batch; past it requests get 503 + Retry-After instead of growing memory. */
+  MAX_QUEUED_EVENTS: Type.Integer({ minimum: 1, default: 50_000 }),
+  /** Bound of the outage spool (DATA_DIR/spool); when full, requests get 503 + Retry-After. */
+  SPOOL_MAX_BYTES: Type.Integer({ minimum: 65_536, default: 1_073_741_824 }),
+  SPOOL_SEGMENT_BYTES: Type.Integer({ minimum: 4096, default: 16_777_216 }),
+  /** How often the database is probed while events are spooled. */
+  SPOOL_RETRY_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+  /** Deepest JSON nesting a request body may have (objects and arrays). */
+  JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
+  /** Requests per credential (or per client IP without one) per minute; 0 disables the limit. */
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 12_000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>

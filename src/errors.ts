@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify'
 import { AuthError } from './auth/errors.js'
-import { WriterClosedError } from './store/writer.js'
+import { WriterClosedError, QueueFullError } from './store/writer.js'
+import { SpoolFullError } from './store/spool.js'
 
 /**
  * A failure with an HTTP status and a stable code. Protocol adapters throw these (or their own
@@ -44,6 +45,13 @@ export function classifyError(err: unknown): ClassifiedError {
   }
   if (err instanceof WriterClosedError) {
     return { statusCode: 503, code: 'ShuttingDown', message: 'The service is restarting; retry shortly', headers: { 'retry-after': '1' }, internal: false }
+  }
+  if (err instanceof QueueFullError) {
+    return { statusCode: 503, code: 'Overloaded', message: 'Too many events are waiting to be written; retry shortly', headers: { 'retry-after': '1' }, internal: false }
+  }
+  if (err instanceof SpoolFullError) {
+    // The database is down and the local spool is full: nothing more can be kept safely.
+    return { statusCode: 503, code: 'StorageUnavailable', message: 'Events cannot be stored right now; retry later', headers: { 'retry-after': '30' }, internal: false }
   }
   const fe = err as FastifyError
   switch (fe?.code) {

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError, type Config } from './config.js'
 import { app, serverOptions } from './app.js'
@@ -7,16 +7,21 @@ import { openDatabase } from './store/database.js'
 import { migrate } from './store/migrate.js'
 import { bootstrapDefaultOrg, firstStartMessage } from './bootstrap.js'
 
+export interface ServeOptions {
+  /** Extra plugins registered after the app (tests add a route with them). */
+  plugins?: FastifyPluginAsync[]
+}
+
 /** Start the service: config, database (embedded or DATABASE_URL), migrations, listen. */
-export async function serve(config: Config): Promise<void> {
+export async function serve(config: Config, options: ServeOptions = {}): Promise<FastifyInstance> {
   const server = Fastify(serverOptions(config))
   const database = await openDatabase(config, server.log)
 
   await server.register(app, { config, databaseUrl: database.url })
-  server.addHook('onClose', async () => {
-    await database.stop()
-  })
-  // Migrate before ready: the store's onReady hook creates partitions of the events table.
+  for (const plugin of options.plugins ?? []) await server.register(plugin)
+  // Migrations before ready: the store's onReady hook creates partitions of the events table and
+  // replays a spool left by a previous run, both into the current schema.
+  await server.after()
   await migrate(server.db, server.log)
   await server.ready()
   if (config.BOOTSTRAP_DEFAULT_ORG) {
@@ -24,15 +29,19 @@ export async function serve(config: Config): Promise<void> {
     if (key) process.stdout.write(firstStartMessage(key, config) + '\n')
   }
 
-  // SIGTERM/SIGINT: stop accepting, let the writer flush what it acknowledged, stop the embedded
-  // database, exit within 10 s.
-  closeWithGrace({ delay: 10_000, logger: server.log }, async ({ signal, err }) => {
+  // SIGTERM/SIGINT: stop accepting, let the writer flush what it acknowledged (to the database, or
+  // to the spool if the database is gone), stop the embedded database, exit 0 within 10 s.
+  closeWithGrace({ delay: 9_000, logger: server.log }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'closing after an error')
     else server.log.info({ signal }, 'shutting down')
+    // The database stops last, after the writer has flushed and the pool has ended (Fastify runs
+    // this instance's onClose hooks in no order we could rely on for that).
     await server.close()
+    await database.stop()
   })
 
   await server.listen({ port: config.PORT, host: config.HOST })
+  return server
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

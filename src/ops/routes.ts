@@ -3,10 +3,17 @@ import Type from 'typebox'
 
 const Status = Type.Object({ status: Type.String() })
 const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')]),
   database: Type.Union([Type.Literal('up'), Type.Literal('down')]),
   writer: Type.Union([Type.Literal('healthy'), Type.Literal('failing')]),
   queuedEvents: Type.Integer(),
+  spool: Type.Object({
+    state: Type.Union([Type.Literal('off'), Type.Literal('idle'), Type.Literal('spooling'), Type.Literal('replaying')]),
+    bytes: Type.Integer(),
+    maxBytes: Type.Integer(),
+    segments: Type.Integer(),
+    full: Type.Boolean(),
+  }),
 })
 
 /** Liveness, readiness and Prometheus metrics: for load balancers and monitoring, no auth. */
@@ -19,12 +26,23 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .then(() => 'up' as const)
       .catch(() => 'down' as const)
     const writer = app.writer.healthy ? ('healthy' as const) : ('failing' as const)
-    const ready = database === 'up' && writer === 'healthy'
-    return reply.code(ready ? 200 : 503).send({
-      status: ready ? 'ready' : 'unavailable',
+    const spool = app.writer.spoolStatus
+    // Spooling (database down, or its backlog still replaying) still acknowledges events safely, so
+    // the instance stays in rotation (200 "degraded"): taking every instance out during a database
+    // outage would lose the events the spool exists to keep. Only a full spool is 503.
+    const spoolActive = spool.state === 'spooling' || spool.state === 'replaying'
+    const spoolHasRoom = spool.state !== 'off' && !spool.full
+    const status =
+      writer === 'failing' ? 'unavailable'
+      : database === 'up' && !spoolActive ? 'ready'
+      : spoolHasRoom ? 'degraded'
+      : 'unavailable'
+    return reply.code(status === 'unavailable' ? 503 : 200).send({
+      status,
       database,
       writer,
       queuedEvents: app.writer.queueDepth,
+      spool,
     })
   })
 

@@ -1,9 +1,11 @@
+import path from 'node:path'
 import fp from 'fastify-plugin'
 import pg from 'pg'
 import type { Config } from '../config.js'
 import { systemClock, type Clock } from '../events/event.js'
 import { Metrics } from '../ops/metrics.js'
 import { EventWriter } from './writer.js'
+import { Spool } from './spool.js'
 import { ensurePartitions } from './partitions.js'
 
 declare module 'fastify' {
@@ -24,8 +26,9 @@ export interface StoreOptions {
 const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
- * The pg pool, the group-commit writer and the metrics they report to. Closes in order on
- * shutdown: the writer flushes what it holds, then the pool ends.
+ * The pg pool, the group-commit writer, its outage spool and the metrics they report to. Closes
+ * in order on shutdown: the writer flushes what it holds (to the database, or to the spool when
+ * the database is gone), then the spool and the pool close.
  */
 export const storePlugin = fp<StoreOptions>(
   async (app, { config, databaseUrl, clock = systemClock }) => {
@@ -36,6 +39,12 @@ export const storePlugin = fp<StoreOptions>(
     db.on('error', (err) => log.warn({ err }, 'idle database connection lost'))
 
     const metrics = new Metrics()
+    const spool = await Spool.open({
+      dir: path.join(config.DATA_DIR, 'spool'),
+      maxBytes: config.SPOOL_MAX_BYTES,
+      segmentBytes: config.SPOOL_SEGMENT_BYTES,
+      log: app.log.child({ component: 'spool' }),
+    })
     const writer = new EventWriter(db, {
       windowMs: config.BATCH_WINDOW_MS,
       maxBatchEvents: config.BATCH_MAX_EVENTS,
@@ -43,6 +52,9 @@ export const storePlugin = fp<StoreOptions>(
       visitTimeoutMinutes: config.VISIT_TIMEOUT_MINUTES,
       log: app.log.child({ component: 'writer' }),
       metrics,
+      maxQueuedEvents: config.MAX_QUEUED_EVENTS,
+      spool,
+      spoolRetryMs: config.SPOOL_RETRY_MS,
     })
 
     app.decorate('db', db)
@@ -56,12 +68,15 @@ export const storePlugin = fp<StoreOptions>(
       ensurePartitions(db, clock(), 2, log).catch((err: unknown) => log.warn({ err }, 'partition upkeep failed'))
     app.addHook('onReady', async () => {
       await keepPartitions()
+      // A spool left by a previous run (a crash, an outage at shutdown) goes to the database now.
+      writer.startReplay()
     })
     const timer = setInterval(keepPartitions, DAY_MS).unref()
 
     app.addHook('onClose', async () => {
       clearInterval(timer)
       await writer.close()
+      await spool.close()
       await db.end()
     })
   },

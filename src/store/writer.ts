@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { TrackedEvent } from '../events/event.js'
 import { EVENT_COLUMNS, EVENT_COLUMN_TYPES, toColumns } from './event-rows.js'
 import type { Metrics } from '../ops/metrics.js'
+import type { Spool, Segment } from './spool.js'
+import { isDatabaseUnavailable, isBadData } from './failures.js'
 
 export interface WriterOptions {
   /** How long the first request of a batch waits for others to join it. */
@@ -15,6 +18,31 @@ export interface WriterOptions {
   visitTimeoutMinutes: number
   log: Logger
   metrics?: Metrics
+  /** Events that may wait for a batch; past it write() fails with QueueFullError. */
+  maxQueuedEvents?: number
+  /** Where batches go while the database is unreachable; without one they fail. */
+  spool?: Spool
+  /** Pause between database probes while spooling. */
+  spoolRetryMs?: number
+}
+
+/** The in-memory queue is full: refuse (503) rather than grow without bound. */
+export class QueueFullError extends Error {
+  override name = 'QueueFullError'
+  constructor() {
+    super('too many events are waiting to be written')
+  }
+}
+
+export type SpoolState = 'off' | 'idle' | 'spooling' | 'replaying'
+
+export interface SpoolStatus {
+  state: SpoolState
+  bytes: number
+  maxBytes: number
+  segments: number
+  /** Appends are being refused: events cannot be stored until the database returns. */
+  full: boolean
 }
 
 export class WriterClosedError extends Error {
@@ -78,6 +106,28 @@ UNION ALL
 SELECT NULL, NULL, NULL, (SELECT count(*) FROM ins)::int WHERE NOT EXISTS (SELECT 1 FROM v)
 `
 
+/*
+ * Replayed events carry the visit ids they were acknowledged with (from the instance's cache of
+ * recent visits). The visitors table takes them over, so the database continues those visits
+ * rather than starting new ones; an older replayed event never overrides a newer visit.
+ */
+const TAKEOVER_SQL = `
+INSERT INTO visitors AS cur (org_id, visitor_id, visit_id, visit_started_at, first_seen, last_seen)
+SELECT org_id, visitor_id, visit_id, started_at, started_at, last_at
+FROM jsonb_to_recordset($1::jsonb) AS t(org_id text, visitor_id text, visit_id uuid, started_at timestamptz, last_at timestamptz)
+ORDER BY org_id, visitor_id
+ON CONFLICT (org_id, visitor_id) DO UPDATE SET
+  visit_id = EXCLUDED.visit_id,
+  visit_started_at = CASE WHEN cur.visit_id = EXCLUDED.visit_id THEN cur.visit_started_at ELSE EXCLUDED.visit_started_at END,
+  last_seen = EXCLUDED.last_seen
+WHERE cur.last_seen <= EXCLUDED.last_seen
+`
+
+/** Visits remembered for outages: enough for the visitors active in the last half hour. */
+const VISIT_CACHE_MAX = 100_000
+
+class ReplayStopped extends Error {}
+
 interface BatchRow {
   org_id: string | null
   visitor_id: string | null
@@ -99,12 +149,19 @@ export class EventWriter {
   private idleWaiters: Array<() => void> = []
   private lastErrorAt: number | undefined
   private readonly timeout: string
+  private readonly timeoutMs: number
+  /** True from a batch failing for want of a database until the spool is replayed: batches go to the spool. */
+  private outage = false
+  private replaying: Promise<void> | undefined
+  private wakeReplay: (() => void) | undefined
+  private readonly visits = new Map<string, { visitId: string; lastSeen: number }>()
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: WriterOptions,
   ) {
     this.timeout = `${options.visitTimeoutMinutes * 60} seconds`
+    this.timeoutMs = options.visitTimeoutMinutes * 60_000
   }
 
   /** Events waiting for a batch (the back-pressure signal). */
@@ -117,9 +174,19 @@ export class EventWriter {
     return this.lastErrorAt === undefined || Date.now() - this.lastErrorAt > 10_000
   }
 
+  get spoolStatus(): SpoolStatus {
+    const spool = this.options.spool
+    if (!spool) return { state: 'off', bytes: 0, maxBytes: 0, segments: 0, full: true }
+    const state = this.outage ? 'spooling' : spool.hasRecords || this.replaying ? 'replaying' : 'idle'
+    return { state, bytes: spool.bytes, maxBytes: spool.maxBytes, segments: spool.segments, full: spool.full }
+  }
+
   write(events: TrackedEvent[]): Promise<TrackedEvent[]> {
     if (this.closing) return Promise.reject(new WriterClosedError())
     if (events.length === 0) return Promise.resolve(events)
+    // A single request larger than the bound is still taken when nothing waits, or it never could be.
+    const max = this.options.maxQueuedEvents ?? Infinity
+    if (this.queuedEvents > 0 && this.queuedEvents + events.length > max) return Promise.reject(new QueueFullError())
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject })
       this.queuedEvents += events.length
@@ -129,12 +196,19 @@ export class EventWriter {
     })
   }
 
-  /** Stop accepting writes and wait for everything queued or in flight to settle. */
+  /**
+   * Stop accepting writes and wait for everything queued or in flight to settle (committed or
+   * spooled). A replay in progress stops between transactions; the rest waits in the spool for
+   * the next start.
+   */
   async close(): Promise<void> {
     this.closing = true
     this.drain()
-    if (this.inflight === 0 && this.queue.length === 0) return
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    if (this.inflight > 0 || this.queue.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    }
+    this.wakeReplay?.()
+    await this.replaying
   }
 
   private drain(): void {
@@ -165,6 +239,7 @@ export class EventWriter {
 
   private async flush(batch: Pending[], size: number): Promise<void> {
     const events = batch.flatMap((p) => p.events)
+    if (this.outage) return this.spoolBatch(batch, events)
     const started = process.hrtime.bigint()
     try {
       const rows = await this.commit(events)
@@ -178,13 +253,178 @@ export class EventWriter {
         if (event.visitId === null && event.visitorId !== null) {
           event.visitId = visits.get(`${event.orgId}\u0000${event.visitorId}`) ?? null
         }
+        this.rememberVisit(event)
       }
       for (const pending of batch) pending.resolve(pending.events)
     } catch (err) {
+      if (this.options.spool && isDatabaseUnavailable(err)) {
+        if (!this.outage) this.options.log.warn({ err }, 'database unreachable: spooling events until it returns')
+        this.outage = true
+        return this.spoolBatch(batch, events)
+      }
       this.lastErrorAt = Date.now()
       this.options.metrics?.batchFailures.inc()
       this.options.log.error({ err, events: size, requests: batch.length }, 'batch failed')
       for (const pending of batch) pending.reject(err as Error)
+    }
+  }
+
+  /**
+   * Acknowledge a batch from the local spool: visits come from the cache of recent visits (or are
+   * new), so each event keeps the eventId, receivedAt and visitId it is acknowledged with.
+   */
+  private async spoolBatch(batch: Pending[], events: TrackedEvent[]): Promise<void> {
+    for (const event of events) {
+      if (event.visitId === null && event.visitorId !== null) event.visitId = this.cachedVisit(event)
+      this.rememberVisit(event)
+    }
+    try {
+      await this.options.spool!.append(events)
+      for (const pending of batch) pending.resolve(pending.events)
+    } catch (err) {
+      for (const pending of batch) pending.reject(err as Error)
+    }
+    this.startReplay()
+  }
+
+  private cachedVisit(event: TrackedEvent): string {
+    const known = this.visits.get(`${event.orgId}\u0000${event.visitorId}`)
+    const at = new Date(event.receivedAt).getTime()
+    return known && at - known.lastSeen <= this.timeoutMs ? known.visitId : randomUUID()
+  }
+
+  private rememberVisit(event: TrackedEvent): void {
+    if (event.visitId === null || event.visitorId === null) return
+    const key = `${event.orgId}\u0000${event.visitorId}`
+    const at = new Date(event.receivedAt).getTime()
+    const known = this.visits.get(key)
+    // Re-inserted so that the Map's order is least recently seen first: the oldest is dropped.
+    this.visits.delete(key)
+    this.visits.set(key, { visitId: event.visitId, lastSeen: Math.max(at, known?.lastSeen ?? 0) })
+    if (this.visits.size > VISIT_CACHE_MAX) this.visits.delete(this.visits.keys().next().value!)
+  }
+
+  /** Replay the spool in the background (no-op when already running or nothing to do). */
+  startReplay(): void {
+    const spool = this.options.spool
+    if (!spool || this.replaying || this.closing || !(spool.hasRecords || spool.appending || this.outage)) return
+    this.replaying = this.replayLoop()
+      .catch((err: unknown) => this.options.log.error({ err }, 'spool replay stopped'))
+      .finally(() => {
+        this.replaying = undefined
+        if (spool.hasRecords) this.startReplay()
+      })
+  }
+
+  private async replayLoop(): Promise<void> {
+    const spool = this.options.spool!
+    while (!this.closing) {
+      if (!spool.hasRecords) {
+        // Caught up: new batches go to the database again. Appends still being written when this
+        // switch happens are replayed right after them.
+        if (this.outage) this.options.log.info('spool replayed: writing to the database again')
+        this.outage = false
+        if (!spool.appending) return
+        await spool.settled()
+        continue
+      }
+      if (!(await this.databaseReachable())) {
+        await this.pause()
+        continue
+      }
+      const segment = await spool.oldest()
+      if (!segment) continue
+      try {
+        await this.replaySegment(segment)
+        await spool.remove(segment)
+      } catch (err) {
+        if (err instanceof ReplayStopped) return
+        this.options.log.warn({ err, file: segment.file }, 'spool replay interrupted; retrying')
+        await this.pause()
+      }
+    }
+  }
+
+  private async databaseReachable(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1')
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private pause(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.options.spoolRetryMs ?? 1000)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wakeReplay = done
+    }).finally(() => {
+      this.wakeReplay = undefined
+    })
+  }
+
+  private async replaySegment(segment: Segment): Promise<void> {
+    const batches = await this.options.spool!.read(segment)
+    let chunk: TrackedEvent[] = []
+    for (const events of batches) {
+      if (chunk.length > 0 && chunk.length + events.length > this.options.maxBatchEvents) {
+        await this.replayChunk(chunk)
+        chunk = []
+      }
+      chunk.push(...events)
+    }
+    if (chunk.length > 0) await this.replayChunk(chunk)
+    this.options.log.info({ file: segment.file, batches: batches.length }, 'spool segment replayed')
+  }
+
+  /**
+   * Commit replayed events. The database being unreachable again aborts the replay (retried
+   * later); an event it refuses on its own (bad data) is set aside with the reason, found by
+   * halving the chunk, so one bad event cannot hold back the rest forever.
+   */
+  private async replayChunk(events: TrackedEvent[]): Promise<void> {
+    if (this.closing) throw new ReplayStopped()
+    try {
+      await this.commitReplay(events)
+    } catch (err) {
+      if (!isBadData(err)) throw err
+      if (events.length === 1) {
+        this.options.log.error({ err, eventId: events[0]!.eventId }, 'spooled event refused by the database; kept in spool/rejected.ndjson')
+        await this.options.spool!.reject(events[0]!, (err as Error).message)
+        return
+      }
+      const half = Math.ceil(events.length / 2)
+      await this.replayChunk(events.slice(0, half))
+      await this.replayChunk(events.slice(half))
+    }
+  }
+
+  private async commitReplay(events: TrackedEvent[]): Promise<void> {
+    const takeover = new Map<string, { org_id: string; visitor_id: string; visit_id: string; started_at: Date; last_at: Date }>()
+    for (const e of events) {
+      if (e.visitId === null || e.visitorId === null) continue
+      const key = `${e.orgId}\u0000${e.visitorId}`
+      const current = takeover.get(key)
+      if (current && current.visit_id === e.visitId) current.last_at = e.receivedAt
+      else takeover.set(key, { org_id: e.orgId, visitor_id: e.visitorId, visit_id: e.visitId, started_at: e.receivedAt, last_at: e.receivedAt })
+    }
+    const client = await this.pool.connect()
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN')
+      await client.query(BATCH_SQL, [...toColumns(events), this.timeout])
+      if (takeover.size > 0) await client.query(TAKEOVER_SQL, [JSON.stringify([...takeover.values()])])
+      await client.query('COMMIT')
+    } catch (err) {
+      broken = err as Error
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release(broken && isDatabaseUnavailable(broken) ? broken : undefined)
     }
   }
 

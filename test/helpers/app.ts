@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { app, serverOptions } from '../../src/app.js'
@@ -38,7 +41,10 @@ export async function buildTestApp(
   } = {},
 ): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(t))
-  const config = loadConfig({ LOG_LEVEL: 'silent', BOOTSTRAP_DEFAULT_ORG: 'false', ...options.env })
+  // Each app owns its DATA_DIR: the outage spool in it is locked to one app at a time.
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'searchtrack-test-data-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const config = loadConfig({ LOG_LEVEL: 'silent', BOOTSTRAP_DEFAULT_ORG: 'false', DATA_DIR: dataDir, ...options.env })
   const server = Fastify(serverOptions(config))
   options.beforeRegister?.(server)
   await server.register(app, { config, databaseUrl, clock: options.clock })

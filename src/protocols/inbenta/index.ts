@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fastifyFormbody from '@fastify/formbody'
-import fastifyRateLimit from '@fastify/rate-limit'
 import { AuthError } from '../../auth/errors.js'
 import { classifyError } from '../../errors.js'
-import { InbentaError } from './errors.js'
 import { authRoutes } from './auth-routes.js'
 import { trackingRoutes } from './tracking-routes.js'
 import { reportRoutes } from './report-routes.js'
@@ -28,12 +26,6 @@ async function inbentaV1(app: FastifyInstance): Promise<void> {
     return jsonParser(request, text, done)
   })
   await app.register(fastifyFormbody)
-  // Only the credential exchanges are limited: they are where a secret can be guessed.
-  await app.register(fastifyRateLimit, {
-    global: false,
-    errorResponseBuilder: (_request, context) =>
-      new InbentaError(429, `Too many requests: retry in ${Math.ceil(context.ttl / 1000)} s`, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
-  })
 
   app.setErrorHandler((err, request, reply) => {
     const e = classifyError(err)

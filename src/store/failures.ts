@@ -1,0 +1,32 @@
+/**
+ * Telling "the database cannot be reached right now" (spool the batch, replay it later) from
+ * "the database refuses this batch" (reject it: spooling it would only fail again at replay).
+ */
+
+// Socket-level failures from node (pg passes them through).
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+
+// node-postgres reports a lost or never-made connection with plain Errors and these messages.
+const PG_CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused|not queryable/i
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = sqlState(err)
+  if (code) {
+    if (NETWORK_CODES.has(code)) return true
+    // 08: connection exception; 57P01-57P03: the server is shutting down, crashed or starting;
+    // 53: out of connections, memory or disk; 40: serialization failure or deadlock (transient).
+    if (/^(08|53|40)/.test(code) || /^57P0[1-3]$/.test(code)) return true
+  }
+  return err instanceof Error && PG_CONNECTION_MESSAGES.test(err.message)
+}
+
+/** The database refused the data itself (22: data exception, 23: constraint violation). */
+export function isBadData(err: unknown): boolean {
+  const code = sqlState(err)
+  return code !== undefined && /^(22|23)/.test(code)
+}

