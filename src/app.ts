@@ -9,7 +9,7 @@ import { storePlugin } from './store/plugin.js'
 import { authPlugin } from './auth/plugin.js'
 import { opsRoutes } from './ops/routes.js'
 import { classifyError } from './errors.js'
-import { registerProtocols } from './protocols/index.js'
+import { registerProtocols, renderUnroutedError } from './protocols/index.js'
 import { limitsPlugin } from './http/limits.js'
 
 declare module 'fastify' {
@@ -41,6 +41,7 @@ export function serverOptions(config: Config): FastifyServerOptions<RawServerDef
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     ajv: { customOptions: { removeAdditional: false } },
+    frameworkErrors: renderUnroutedError,
   }
 }
 

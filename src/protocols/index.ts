@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify'
-import { coveoProtocol } from './coveo/index.js'
-import { workplaceProtocol } from './workplace/index.js'
-import { inbentaProtocol } from './inbenta/index.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { coveoProtocol, renderCoveoError } from './coveo/index.js'
+import { renderWorkplaceError, workplaceProtocol } from './workplace/index.js'
+import { inbentaProtocol, renderInbentaError } from './inbenta/index.js'
 
 /**
  * One encapsulated plugin per protocol: each owns its routes, body parsers and error handler, so
@@ -11,4 +11,15 @@ export async function registerProtocols(app: FastifyInstance): Promise<void> {
   await app.register(coveoProtocol)
   await app.register(workplaceProtocol)
   await app.register(inbentaProtocol)
+}
+
+/**
+ * Errors raised before a request reaches any route (a malformed or oversized path) are answered
+ * in the shape of the protocol whose paths it is under; Coveo's `{message, type}` is also the
+ * service's own shape elsewhere.
+ */
+export function renderUnroutedError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (request.url.startsWith('/api/ws/')) return renderWorkplaceError(err, request, reply)
+  if (request.url.startsWith('/v1/')) return renderInbentaError(err, request, reply)
+  return renderCoveoError(err, request, reply)
 }

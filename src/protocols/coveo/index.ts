@@ -189,7 +189,8 @@ const analyticsRoutes: FastifyPluginAsync = async (app) => {
   app.get('/status', async () => ({ status: app.writer.healthy ? 'online' : 'degraded' }))
 }
 
-function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+/** Coveo's error shape `{message, type}` for any error. */
+export function renderCoveoError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const e = classifyError(err)
   // The JavaScript Search Framework renews its search token only on 400 InvalidToken.
   const statusCode = err instanceof AuthError && err.code === 'InvalidToken' ? 400 : e.statusCode
@@ -202,13 +203,13 @@ function renderError(err: unknown, request: FastifyRequest, reply: FastifyReply)
 /** The coveo protocol adapter: UA Write API v15 routes, beacon bodies and its error shape. */
 export const coveoProtocol: FastifyPluginAsync = async (app) => {
   addBeaconParsers(app)
-  app.setErrorHandler((err, request, reply) => renderError(err, request, reply))
+  app.setErrorHandler((err, request, reply) => renderCoveoError(err, request, reply))
   for (const prefix of ANALYTICS_BASES) {
     await app.register(
       async (scope) => {
         await scope.register(analyticsRoutes)
         scope.setNotFoundHandler((request, reply) =>
-          renderError(new CoveoError(404, 'NotFound', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
+          renderCoveoError(new CoveoError(404, 'NotFound', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
         )
       },
       { prefix },

@@ -38,27 +38,38 @@ const routeSchema = {
   },
 } as const
 
+/** Workplace Search's error shape `{"errors": ["…"]}` for any error. */
+export function renderWorkplaceError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const e = classifyError(err)
+  // Elastic answers every credential problem with 401, whatever it is (unknown key, other org,
+  // missing privilege), and its clients treat 401 as "fix your credentials".
+  const statusCode = err instanceof AuthError ? 401 : e.statusCode
+  const errors = err instanceof ValidationError ? err.errors : [e.message]
+  if (e.internal) request.log.error({ err }, 'workplace event failed')
+  request.server.metrics.eventsRejected.inc({ protocol: PROTOCOL, reason: e.code })
+  const headers = statusCode === 401 ? { ...e.headers, 'www-authenticate': 'Bearer realm="searchtrack"' } : e.headers
+  return reply.code(statusCode).headers(headers).send({ errors })
+}
+
 /**
  * Elastic Workplace Search analytics events (`POST /api/ws/v1/analytics/event`): click and feedback
- * events on a search result, stored in the one event model next to Coveo's clicks.
+ * events on a search result, stored in the one event model next to Coveo's clicks. Everything
+ * under `/api/ws` answers in Workplace's error shape, unknown paths included.
  */
 export const workplaceProtocol: FastifyPluginAsync = async (app) => {
+  await app.register(workplaceRoutes, { prefix: '/api/ws' })
+}
+
+const workplaceRoutes: FastifyPluginAsync = async (app) => {
   const inFlight = new InFlight()
   // Fastify reads text/plain as a string by default; the contract is JSON only, and a text/plain
   // body would otherwise be answered "must be a JSON object" instead of naming the real mistake.
   app.removeContentTypeParser('text/plain')
 
-  app.setErrorHandler((err, request, reply) => {
-    const e = classifyError(err)
-    // Elastic answers every credential problem with 401, whatever it is (unknown key, other org,
-    // missing privilege), and its clients treat 401 as "fix your credentials".
-    const statusCode = err instanceof AuthError ? 401 : e.statusCode
-    const errors = err instanceof ValidationError ? err.errors : [e.message]
-    if (e.internal) request.log.error({ err }, 'workplace event failed')
-    app.metrics.eventsRejected.inc({ protocol: PROTOCOL, reason: e.code })
-    const headers = statusCode === 401 ? { ...e.headers, 'www-authenticate': 'Bearer realm="searchtrack"' } : e.headers
-    return reply.code(statusCode).headers(headers).send({ errors })
-  })
+  app.setErrorHandler(renderWorkplaceError)
+  app.setNotFoundHandler((request, reply) =>
+    renderWorkplaceError(new HttpError(404, 'NotFound', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
+  )
 
   // Credentials are checked before the body is read: a caller without them gets 401 whatever it
   // sent, and its body is never parsed.
@@ -93,7 +104,7 @@ export const workplaceProtocol: FastifyPluginAsync = async (app) => {
   }
 
   // The Ruby client sends the trailing slash; Fastify treats the two paths as different routes.
-  for (const url of ['/api/ws/v1/analytics/event', '/api/ws/v1/analytics/event/']) {
+  for (const url of ['/v1/analytics/event', '/v1/analytics/event/']) {
     app.post(url, { schema: routeSchema }, handler)
   }
 }
