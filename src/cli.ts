@@ -7,7 +7,7 @@ import { openDatabase } from './store/database.js'
 import { migrate } from './store/migrate.js'
 import { isPrivilege, type Privilege } from './auth/keys.js'
 import { serve } from './main.js'
-import { runInbentaCli, InbentaUsageError } from './protocols/inbenta/cli.js'
+import { runInbentaCli, InbentaUsageError, INBENTA_USAGE } from './protocols/inbenta/cli.js'
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -21,6 +21,7 @@ const USAGE = `usage: npm run cli -- <command>
                                                         sign a search token (JWT) for testing
   migrate                                               apply pending migrations
   serve                                                 start the service (same as npm start)
+${INBENTA_USAGE}
 
 privileges: analytics:push, analytics:read, impersonate, admin
 DATABASE_URL selects the database; without it the embedded one in DATA_DIR is used.`
@@ -138,7 +139,6 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
         )
         return 0
       }
-      // ---- inbenta
       case 'inbenta priorities': {
         try {
           return await runInbentaCli(rest, server, out)
@@ -147,7 +147,6 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
           throw err
         }
       }
-      // ---- end inbenta
       default:
         throw new UsageError(`unknown command: ${argv.join(' ')}`)
     }
