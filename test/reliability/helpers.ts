@@ -1,5 +1,4 @@
 import { mkdtemp, rm, chmod } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
@@ -61,16 +60,8 @@ export async function buildAppWithTestRoute(
   return { app: server, config }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
+export { freePort } from '../helpers/process.js'
+import { freePort } from '../helpers/process.js'
 
 /** A PostgreSQL of this test's own, so the test can stop and start it. */
 export async function ownPostgres(t: Test): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {

@@ -4,9 +4,10 @@ import path from 'node:path'
 import { createTestDatabase } from '../helpers/db.js'
 import { freePort, notExactlyOnce, ownPostgres, tempDir } from './helpers.js'
 import { startLoad, until } from './load.js'
-import { build, startService } from './process.js'
+import { startService } from './process.js'
 
-t.before(build)
+// dist/ is built by `npm test` (test/run.mjs) before any test file starts; building here too
+// would rewrite files that other test files' processes are loading.
 
 t.test('kill -9 under load, restart: every acknowledged event is there', async (t) => {
   const url = await createTestDatabase(t)

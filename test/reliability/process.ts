@@ -1,15 +1,9 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { promisify } from 'node:util'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { until } from './load.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const fixture = fileURLToPath(new URL('./fixtures/serve.mjs', import.meta.url))
-
-/** Compile src to dist once per test file: the process tests run the built service. */
-export async function build(): Promise<void> {
-  await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: root })
-}
 
 export interface Service {
   child: ChildProcess
