@@ -63,3 +63,16 @@ function expandIpv6(ip: string): string[] {
   const zeros = Array(Math.max(0, 8 - h.length - t.length)).fill('0')
   return (ip.includes('::') ? [...h, ...zeros, ...t] : h).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase())
 }
+
+/** The client-side fields every event carries: its user agent, classified, and its masked address. */
+export function clientFields(userAgent: string | null | undefined, ip: string | undefined) {
+  const agent = classifyUserAgent(userAgent)
+  return {
+    userAgent: userAgent ?? null,
+    browser: agent.browser,
+    os: agent.os,
+    deviceCategory: agent.deviceCategory,
+    isBot: agent.isBot,
+    clientIp: maskIp(ip),
+  }
+}

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { AuthError } from '../../auth/errors.js'
 import type { Principal } from '../../auth/principal.js'
 import { classifyError } from '../../errors.js'
-import { classifyUserAgent, maskIp } from '../../events/enrich.js'
+import { clientFields } from '../../events/enrich.js'
 import { newEvent, type EventInput, type TrackedEvent } from '../../events/event.js'
 import { truncate } from '../../events/truncate.js'
 import { addBeaconParsers, eventPayload } from './body.js'
@@ -55,7 +55,6 @@ function toEvent(ctx: Context, type: 'search' | 'click' | 'custom' | 'view' | 'c
   const fields = parsed.fields
   const header = request.headers['user-agent']
   const userAgent = fields.userAgent ?? (header ? truncate(header, 1024) : null)
-  const ua = classifyUserAgent(userAgent)
   const searchHub = principal.searchHub && truncate(principal.searchHub, 128)
   const pipeline = principal.pipeline && truncate(principal.pipeline, 128)
   const input: EventInput = {
@@ -67,12 +66,7 @@ function toEvent(ctx: Context, type: 'search' | 'click' | 'custom' | 'view' | 'c
     ...identity(principal, parsed),
     originLevel1: fields.originLevel1 ?? searchHub ?? null,
     queryPipeline: fields.queryPipeline ?? pipeline ?? null,
-    userAgent,
-    browser: ua.browser,
-    os: ua.os,
-    deviceCategory: ua.deviceCategory,
-    isBot: ua.isBot,
-    clientIp: maskIp(request.ip),
+    ...clientFields(userAgent, request.ip),
   }
   return newEvent(input, request.server.clock)
 }

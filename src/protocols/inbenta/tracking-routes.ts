@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { classifyUserAgent, maskIp } from '../../events/enrich.js'
+import { clientFields } from '../../events/enrich.js'
 import { newEvent, type EventInput, type EventType, type TrackedEvent } from '../../events/event.js'
 import { CLICK_TYPES, DATA_KEY_PATTERN, RATE_TYPES, SEARCH_ACTION, canonicalType, type ActionDefinition } from './actions.js'
 import { authenticate, header, type InbentaPrincipal } from './access.js'
@@ -84,19 +84,13 @@ async function buildEvent(
   if (inSession) logs.push('session')
   if (logs.length === 0) requireSession(ctx)
   const userAgent = header(request, 'user-agent') ?? null
-  const agent = classifyUserAgent(userAgent)
   const event = newEvent(
     {
       orgId: ctx.principal.orgId,
       protocol: 'inbenta',
       type,
       visitorId: inSession ? ctx.session!.visitorId : null,
-      userAgent,
-      browser: agent.browser,
-      os: agent.os,
-      deviceCategory: agent.deviceCategory,
-      isBot: agent.isBot,
-      clientIp: maskIp(request.ip),
+      ...clientFields(userAgent, request.ip),
       eventType: action.dataKey ?? action.logType,
       ...fields,
       extra: {

@@ -3,7 +3,7 @@ import { AuthError } from '../../auth/errors.js'
 import { assertOriginAllowed } from '../../auth/origins.js'
 import type { Principal } from '../../auth/principal.js'
 import { classifyError, HttpError } from '../../errors.js'
-import { classifyUserAgent, maskIp } from '../../events/enrich.js'
+import { clientFields } from '../../events/enrich.js'
 import { newEvent, type TrackedEvent } from '../../events/event.js'
 import { authenticate } from './auth.js'
 import { deterministicEventId, eventStored, idempotencyKey, IDEMPOTENCY_HEADER, InFlight } from './idempotency.js'
@@ -116,7 +116,6 @@ function toTrackedEvent(
   key: string | undefined,
 ): Parameters<typeof newEvent>[0] {
   const userAgent = request.headers['user-agent'] ?? null
-  const agent = classifyUserAgent(userAgent)
   const position = input.rank + 1
   const clientMeta = request.headers['x-elastic-client-meta']
   const extra: Record<string, unknown> = { page: input.page, rank: input.rank }
@@ -143,12 +142,7 @@ function toTrackedEvent(
     // Workplace ranks are 0-based over the whole result set; positions are 1-based as in Coveo.
     documentPosition: position <= MAX_POSITION ? position : null,
     feedbackScore: input.type === 'feedback' ? input.score : null,
-    userAgent,
-    browser: agent.browser,
-    os: agent.os,
-    deviceCategory: agent.deviceCategory,
-    isBot: agent.isBot,
-    clientIp: maskIp(request.ip),
+    ...clientFields(userAgent, request.ip),
     extra,
   }
   if (key !== undefined) event.eventId = deterministicEventId(principal.orgId, key)
