@@ -251,7 +251,8 @@ export class EventWriter {
       for (const row of rows) if (row.org_id !== null) visits.set(`${row.org_id}\u0000${row.visitor_id}`, row.visit_id!)
       for (const event of events) {
         if (event.visitId === null && event.visitorId !== null) {
-          event.visitId = visits.get(`${event.orgId}\u0000${event.visitorId}`) ?? null
+          // Look the visitor up as the database stored it (no NUL, no lone surrogate).
+          event.visitId = visits.get(`${asStored(event.orgId)}\u0000${asStored(event.visitorId)}`) ?? null
         }
         this.rememberVisit(event)
       }
@@ -435,3 +436,8 @@ export class EventWriter {
 }
 
 export { pgSafeJson } from './event-rows.js'
+
+/** A string as PostgreSQL keeps it: NULs dropped (see event-rows), lone surrogates as U+FFFD. */
+function asStored(value: string): string {
+  return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value).toWellFormed()
+}

@@ -118,3 +118,11 @@ t.test('event ids of one millisecond sort in the order the events were received'
   t.same([...ids].sort(), ids)
   t.equal(new Set(ids).size, ids.length)
 })
+
+t.test('a visitor id PostgreSQL stores differently (NUL, lone surrogate) still gets its visit', async (t) => {
+  const { app } = await buildTestApp(t)
+  const [written] = await app.writer.write([searchEvent('acme', 'bad\u0000\ud800id')])
+  t.ok(written!.visitId, 'the visit id is returned')
+  const { rows } = await app.db.query('SELECT visitor_id, visit_id::text FROM events')
+  t.same(rows, [{ visitor_id: 'bad\ufffdid', visit_id: written!.visitId }])
+})
