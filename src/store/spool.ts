@@ -39,8 +39,10 @@ interface QueuedRecord {
 const SEGMENT = /^segment-(\d{12})\.log$/
 const segmentName = (seq: number) => `segment-${String(seq).padStart(12, '0')}.log`
 
-// One process owns a spool directory at a time; two apps in one process would interleave
-// segments, so the lock is refused to the owner's own pid too.
+// One process owns a spool directory at a time. Spools opened by this process are known here;
+// two apps in one process would interleave segments.
+const openedHere = new Set<string>()
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -95,18 +97,21 @@ export class Spool {
   }
 
   private async lock(): Promise<void> {
+    const dir = path.resolve(this.options.dir)
+    if (openedHere.has(dir)) throw new SpoolLockedError(`spool directory ${dir} is already open in this process`)
     try {
       await writeFile(this.lockFile, String(process.pid), { flag: 'wx' })
-      return
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const owner = Number((await readFile(this.lockFile, 'utf8').catch(() => '')).trim())
+      // Our own pid in the file is a previous process's (a container restarted after a crash
+      // runs as PID 1 again): the spool is ours, as is one whose owner has died (kill -9).
+      if (owner > 0 && owner !== process.pid && pidAlive(owner)) {
+        throw new SpoolLockedError(`spool directory ${dir} is in use by process ${owner}; give each instance its own DATA_DIR`)
+      }
+      await writeFile(this.lockFile, String(process.pid))
     }
-    const owner = Number((await readFile(this.lockFile, 'utf8').catch(() => '')).trim())
-    if (owner === process.pid || (owner > 0 && pidAlive(owner))) {
-      throw new SpoolLockedError(`spool directory ${this.options.dir} is in use by process ${owner}; give each instance its own DATA_DIR`)
-    }
-    // Left by a process that died (kill -9): ours now.
-    await writeFile(this.lockFile, String(process.pid))
+    openedHere.add(dir)
   }
 
   /** Bytes held: written and not yet replayed, plus records waiting to be written. */
@@ -250,5 +255,6 @@ export class Spool {
     while (this.writing) await this.writing
     await this.closeActive()
     await rm(this.lockFile, { force: true })
+    openedHere.delete(path.resolve(this.options.dir))
   }
 }
