@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto'
+import { randomFillSync, randomInt } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 
 /** The protocol an event arrived through; adapters set it, reports may filter on it. */
@@ -83,7 +83,21 @@ function monotonicV7(msecs: number): string {
     lastMsecs = msecs
     lastSeq = randomInt(0, 2 ** 30)
   }
-  return uuidv7({ msecs, seq: lastSeq })
+  return uuidv7({ msecs, seq: lastSeq, random: randomBytes16() })
+}
+
+// The uuid package draws its 16 random bytes with crypto.getRandomValues on every call; on a
+// 50-event request that was a tenth of the process's CPU. Drawing them from a pool refilled 4 KiB
+// at a time costs the same entropy for a fraction of the calls.
+const randomPool = new Uint8Array(4096)
+let randomOffset = randomPool.length
+function randomBytes16(): Uint8Array {
+  if (randomOffset === randomPool.length) {
+    randomFillSync(randomPool)
+    randomOffset = 0
+  }
+  randomOffset += 16
+  return randomPool.subarray(randomOffset - 16, randomOffset)
 }
 
 /** Stamp an event at receipt: a UUID v7 id (time-ordered, the idempotency key) and the time. */

@@ -72,7 +72,7 @@ const TIMEOUT_PARAM = `$${EVENT_COLUMNS.length + 1}::interval`
  *     visitors in the same order and cannot deadlock;
  *  3. the events, with their visit ids, ON CONFLICT DO NOTHING: the event id is the idempotency key.
  */
-const BATCH_SQL = `
+export const BATCH_SQL = `
 WITH input AS (
   SELECT * FROM unnest(${UNNEST_ARGS}) AS i(${INSERT_COLUMNS})
 ),
