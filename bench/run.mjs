@@ -7,7 +7,8 @@
 // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every server process into <dir>.
 import { spawn, execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -245,9 +246,12 @@ const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null)
 async function main() {
   const report = { mode: smoke ? 'smoke' : 'full', startedAt: new Date().toISOString(), machine: machine(), settings: { ...timing, searchesBatch: SEARCHES_BATCH, visitors: VISITORS } }
   const database = await openBenchDatabase()
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'searchtrack-bench-data-'))
   report.database = { where: database.describe, ...database.settings }
   try {
-    const env = { DATABASE_URL: database.url, LOG_LEVEL: 'warn', BOOTSTRAP_DEFAULT_ORG: 'false' }
+    // One client with one key is the whole load here: the per-credential rate limit would answer
+    // most of it with 429. A fresh DATA_DIR per run keeps a spool from another run out.
+    const env = { DATABASE_URL: database.url, LOG_LEVEL: 'warn', BOOTSTRAP_DEFAULT_ORG: 'false', RATE_LIMIT_PER_MINUTE: '0', DATA_DIR: dataDir }
     log('creating the org and key (dist/cli.js, which also migrates)')
     await cli(['orgs', 'create', 'bench'], env)
     const key = JSON.parse(await cli(['keys', 'create', '--org', 'bench', '--privileges', 'analytics:push', '--json'], env)).key
@@ -282,6 +286,7 @@ async function main() {
   } finally {
     for (const child of children) child.kill('SIGKILL')
     await database.stop()
+    await rm(dataDir, { recursive: true, force: true })
   }
   process.stdout.write(JSON.stringify(report, null, 2) + '\n')
 }
