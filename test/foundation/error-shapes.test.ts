@@ -39,3 +39,25 @@ t.test('Inbenta bodies go through the root JSON checks (depth, encoding)', async
   t.equal(latin1.statusCode, 400)
   t.match(latin1.json(), { error: { message: /UTF-8/ } })
 })
+
+t.test('Coveo beacon bodies (form field, text/plain) have the same nesting limit as JSON bodies', async (t) => {
+  const { app } = await buildTestApp(t, { env: { JSON_MAX_DEPTH: '8' } })
+  const key = await createKey(app, 'acme')
+  const deep = JSON.stringify({ actionCause: 'x', customData: { a: JSON.parse('['.repeat(20) + ']'.repeat(20)) } })
+  const form = await app.inject({
+    method: 'POST',
+    url: `/rest/ua/v15/analytics/click?access_token=${key.key}`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `clickEvent=${encodeURIComponent(deep)}`,
+  })
+  t.equal(form.statusCode, 400)
+  t.match(form.json(), { type: 'JsonTooDeep', message: /deeper than 8/ })
+  const text = await app.inject({
+    method: 'POST',
+    url: `/rest/ua/v15/analytics/custom?access_token=${key.key}`,
+    headers: { 'content-type': 'text/plain' },
+    payload: deep,
+  })
+  t.equal(text.statusCode, 400)
+  t.match(text.json(), { type: 'JsonTooDeep' })
+})

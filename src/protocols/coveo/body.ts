@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { jsonDepthExceeds, JsonTooDeepError } from '../../http/limits.js'
 import { CoveoError } from './errors.js'
 
 /**
@@ -7,7 +8,21 @@ import { CoveoError } from './errors.js'
  * tell it from a JSON body.
  */
 export class FormBody {
-  constructor(readonly params: URLSearchParams) {}
+  constructor(
+    readonly params: URLSearchParams,
+    /** The root's JSON nesting limit, for the JSON inside the form field. */
+    readonly maxDepth: number,
+  ) {}
+}
+
+/** JSON from a beacon, under the same nesting limit as a JSON body (http/limits.ts). */
+function parseJson(text: string, maxDepth: number, invalid: string): unknown {
+  if (jsonDepthExceeds(text, maxDepth)) throw new JsonTooDeepError(maxDepth)
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new CoveoError(400, 'InvalidJson', invalid)
+  }
 }
 
 /**
@@ -16,20 +31,21 @@ export class FormBody {
  * depending on what a client put in the Blob.
  */
 export function addBeaconParsers(app: FastifyInstance): void {
+  const maxDepth = app.config.JSON_MAX_DEPTH
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, new FormBody(new URLSearchParams(body as string)))
+    done(null, new FormBody(new URLSearchParams(body as string), maxDepth))
   })
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
     const text = (body as string).trim()
     if (text.startsWith('{') || text.startsWith('[')) {
       try {
-        done(null, JSON.parse(text))
-      } catch {
-        done(new CoveoError(400, 'InvalidJson', 'The request body is not valid JSON'), undefined)
+        done(null, parseJson(text, maxDepth, 'The request body is not valid JSON'))
+      } catch (err) {
+        done(err as Error, undefined)
       }
       return
     }
-    done(null, new FormBody(new URLSearchParams(text)))
+    done(null, new FormBody(new URLSearchParams(text), maxDepth))
   })
 }
 
@@ -45,11 +61,7 @@ export function eventPayload(body: unknown, type: string): unknown {
   const names = type === 'searches' ? ['searchesEvent', 'searchEvent'] : [`${type}Event`]
   const name = names.find((n) => body.params.has(n))
   if (!name) throw new CoveoError(400, 'MissingParameter', `Form field "${names[0]}" is required`)
-  try {
-    return JSON.parse(body.params.get(name)!)
-  } catch {
-    throw new CoveoError(400, 'InvalidJson', `Form field "${name}" is not valid JSON`)
-  }
+  return parseJson(body.params.get(name)!, body.maxDepth, `Form field "${name}" is not valid JSON`)
 }
 
 export function formAccessToken(body: unknown): string | undefined {
