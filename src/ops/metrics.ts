@@ -53,6 +53,20 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** Bytes of acknowledged events in the outage spool, not yet replayed (0 when all is well). */
+  readonly spoolBytes = new client.Gauge({
+    name: 'searchtrack_spool_bytes',
+    help: 'Bytes of acknowledged events waiting in the outage spool for the database',
+    registers: [this.registry],
+  })
+
+  /** 1 while the database is unreachable and events go to the spool. */
+  readonly spooling = new client.Gauge({
+    name: 'searchtrack_spooling',
+    help: '1 while events are being spooled because the database is unreachable',
+    registers: [this.registry],
+  })
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'searchtrack_' })
   }

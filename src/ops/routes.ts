@@ -47,6 +47,9 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/metrics', { schema: { response: { 200: Type.String() } } }, async (_request, reply) => {
+    const spool = app.writer.spoolStatus
+    app.metrics.spoolBytes.set(spool.bytes)
+    app.metrics.spooling.set(spool.state === 'spooling' ? 1 : 0)
     reply.type(app.metrics.registry.contentType)
     return app.metrics.registry.metrics()
   })

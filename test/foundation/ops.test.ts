@@ -28,6 +28,8 @@ t.test('health, readiness, metrics and request ids', async (t) => {
   t.match(metrics.body, /searchtrack_batch_events_count 1/)
   t.match(metrics.body, /searchtrack_commit_seconds_bucket/)
   t.match(metrics.body, /searchtrack_writer_queue_events 0/)
+  t.match(metrics.body, /searchtrack_spool_bytes 0/)
+  t.match(metrics.body, /searchtrack_spooling 0/)
 
   const missing = await app.inject('/nope')
   t.equal(missing.statusCode, 404)

@@ -26,6 +26,9 @@ t.test('database outage under load: spool, replay, nothing lost or doubled', asy
   t.equal(degraded.status, 200, '/ready stays 200 while the spool has room')
   t.match(degradedBody, { status: 'degraded', database: 'down', spool: { state: 'spooling' } })
   t.ok(degradedBody.spool.bytes > 0, 'the spool reports what it holds')
+  const metrics = await (await fetch(`${base}/metrics`)).text()
+  t.match(metrics, /^searchtrack_spooling 1$/m, 'and so do the metrics')
+  t.match(metrics, /^searchtrack_spool_bytes [1-9]\d*$/m)
 
   await db.start()
   await until(async () => (await ready()).status === 'ready', 'the spool to be replayed')
