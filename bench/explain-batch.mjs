@@ -3,32 +3,19 @@
 // Usage: DATABASE_URL=postgres://…/<migrated db> node bench/explain-batch.mjs '{"sizes":[50,1000],"runs":15,"visitors":5000}'
 // Needs `npm run build` and a database migrated by the service (`node dist/cli.js migrate`). It
 // writes real rows (org "bench-explain") and prints the plans on stdout.
-import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { BATCH_SQL } from '../dist/store/writer.js'
 import { toColumns } from '../dist/store/event-rows.js'
-import { newEvent } from '../dist/events/event.js'
+import { searchEvents } from './events.mjs'
 
 const plan = JSON.parse(process.argv[2] ?? '{}')
 const sizes = plan.sizes ?? [50, 1000]
 const runs = plan.runs ?? 15
 const visitors = plan.visitors ?? 5000
 const explain = plan.explain ?? true
-const clock = () => new Date()
 
-let sequence = 0
-function searchEvent() {
-  const n = sequence++
-  return newEvent({
-    orgId: 'bench-explain', protocol: 'coveo', type: 'search', visitorId: `visitor-${n % visitors}`,
-    language: 'en', queryText: `query ${n % 300}`, actionCause: 'searchboxSubmit', responseTimeMs: 42,
-    searchQueryUid: randomUUID(), numberOfResults: 120, originLevel1: 'default',
-    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36',
-    browser: 'Chrome 126', os: 'Linux', deviceCategory: 'desktop', isBot: false,
-    customData: { context_role: 'engineer' },
-  }, clock)
-}
+const searchEvent = searchEvents('bench-explain', visitors)
 
 const client = new pg.Client({ connectionString: process.env.DATABASE_URL })
 await client.connect()

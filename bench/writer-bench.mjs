@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import { app, serverOptions } from '../dist/app.js'
 import { loadConfig } from '../dist/config.js'
-import { newEvent } from '../dist/events/event.js'
+import { searchEvents } from './events.mjs'
 
 const plan = JSON.parse(process.argv[2] ?? '{}')
 const sizes = plan.sizes ?? [1, 10, 100, 1000]
@@ -21,18 +21,7 @@ const server = Fastify(serverOptions(config))
 await server.register(app, { config, databaseUrl: config.DATABASE_URL })
 await server.ready()
 
-let sequence = 0
-function searchEvent() {
-  const n = sequence++
-  return newEvent({
-    orgId: 'bench', protocol: 'coveo', type: 'search', visitorId: `visitor-${n % VISITORS}`,
-    language: 'en', queryText: `query ${n % 300}`, actionCause: 'searchboxSubmit', responseTimeMs: 42,
-    searchQueryUid: '8c4c5f0e-6a1e-4c0b-9a49-4f8f1d3c1a2b', numberOfResults: 120, originLevel1: 'default',
-    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36',
-    browser: 'Chrome 126', os: 'Linux', deviceCategory: 'desktop', isBot: false,
-    customData: { context_role: 'engineer' },
-  })
-}
+const searchEvent = searchEvents('bench', VISITORS)
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return null
