@@ -1,4 +1,5 @@
 import client from 'prom-client'
+import type { TrackedEvent } from '../events/event.js'
 
 /**
  * The service's Prometheus metrics, in a registry of its own (not prom-client's global one), so
@@ -69,6 +70,23 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'searchtrack_' })
+  }
+
+  /**
+   * Count acknowledged events: one increment per protocol and type in `events` rather than one
+   * per event (a labelled increment hashes its labels; a 50-event request paid that 50 times).
+   */
+  countAccepted(events: readonly TrackedEvent[]): void {
+    let run = 0
+    for (let i = 0; i < events.length; i++) {
+      run++
+      const event = events[i]!
+      const next = events[i + 1]
+      if (next === undefined || next.type !== event.type || next.protocol !== event.protocol) {
+        this.eventsAccepted.inc({ protocol: event.protocol, type: event.type }, run)
+        run = 0
+      }
+    }
   }
 
   observeBatch(events: number, seconds: number, duplicates: number): void {

@@ -1,57 +1,72 @@
 import type { TrackedEvent } from '../events/event.js'
 
-/**
- * Columns of `events` with their SQL types, in the order of the INSERT. Names and types are
- * constants (never input); the camelCase field of TrackedEvent maps to each column by the usual
- * snake_case rule.
- */
-const COLUMNS = [
-  ['org_id', 'text'], ['event_id', 'uuid'], ['received_at', 'timestamptz'], ['protocol', 'text'],
-  ['type', 'text'], ['visitor_id', 'text'], ['visit_id', 'uuid'], ['username', 'text'],
-  ['user_display_name', 'text'], ['anonymous', 'boolean'], ['language', 'text'],
-  ['origin_level1', 'text'], ['origin_level2', 'text'], ['origin_level3', 'text'],
-  ['origin_context', 'text'], ['query_pipeline', 'text'], ['search_query_uid', 'text'],
-  ['last_search_query_uid', 'text'], ['query_text', 'text'], ['advanced_query', 'text'],
-  ['action_cause', 'text'], ['action_type', 'text'], ['document_position', 'integer'],
-  ['document_id', 'text'], ['document_url', 'text'], ['document_title', 'text'],
-  ['source_name', 'text'], ['number_of_results', 'integer'], ['response_time_ms', 'integer'],
-  ['outcome', 'smallint'], ['event_type', 'text'], ['event_value', 'text'], ['feedback_score', 'smallint'],
-  ['user_agent', 'text'], ['browser', 'text'], ['os', 'text'], ['device_category', 'text'],
-  ['is_bot', 'boolean'], ['client_ip', 'text'], ['custom_data', 'jsonb'], ['extra', 'jsonb'],
-] as const
+type Read = (event: TrackedEvent) => unknown
 
-export type EventColumn = (typeof COLUMNS)[number][0]
-export const EVENT_COLUMNS: readonly EventColumn[] = COLUMNS.map(([column]) => column)
+// PostgreSQL refuses NUL in text; one such string from a client would fail the whole batch.
+// (Lone surrogates need nothing here: UTF-8 encoding turns them into U+FFFD.)
+function text(value: string | null | undefined): string | null {
+  if (value === undefined || value === null) return null
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '') : value
+}
+
+function json(value: Record<string, unknown> | null | undefined): string | null {
+  return value === undefined || value === null ? null : pgSafeJson(JSON.stringify(value))
+}
+
+/**
+ * Columns of `events` in the order of the INSERT, with their SQL types and how each is read from
+ * an event. Names and types are constants (never input). One reader per column, each naming its
+ * field: a shared `event[name]` reader was a megamorphic keyed load, a hash lookup per value.
+ */
+const COLUMNS: ReadonlyArray<readonly [string, string, Read]> = [
+  ['org_id', 'text', (e) => text(e.orgId)],
+  ['event_id', 'uuid', (e) => e.eventId],
+  ['received_at', 'timestamptz', (e) => e.receivedAt.toISOString()],
+  ['protocol', 'text', (e) => e.protocol],
+  ['type', 'text', (e) => e.type],
+  ['visitor_id', 'text', (e) => text(e.visitorId)],
+  ['visit_id', 'uuid', (e) => e.visitId ?? null],
+  ['username', 'text', (e) => text(e.username)],
+  ['user_display_name', 'text', (e) => text(e.userDisplayName)],
+  ['anonymous', 'boolean', (e) => e.anonymous ?? false],
+  ['language', 'text', (e) => text(e.language)],
+  ['origin_level1', 'text', (e) => text(e.originLevel1)],
+  ['origin_level2', 'text', (e) => text(e.originLevel2)],
+  ['origin_level3', 'text', (e) => text(e.originLevel3)],
+  ['origin_context', 'text', (e) => text(e.originContext)],
+  ['query_pipeline', 'text', (e) => text(e.queryPipeline)],
+  ['search_query_uid', 'text', (e) => text(e.searchQueryUid)],
+  ['last_search_query_uid', 'text', (e) => text(e.lastSearchQueryUid)],
+  ['query_text', 'text', (e) => text(e.queryText)],
+  ['advanced_query', 'text', (e) => text(e.advancedQuery)],
+  ['action_cause', 'text', (e) => text(e.actionCause)],
+  ['action_type', 'text', (e) => text(e.actionType)],
+  ['document_position', 'integer', (e) => e.documentPosition ?? null],
+  ['document_id', 'text', (e) => text(e.documentId)],
+  ['document_url', 'text', (e) => text(e.documentUrl)],
+  ['document_title', 'text', (e) => text(e.documentTitle)],
+  ['source_name', 'text', (e) => text(e.sourceName)],
+  ['number_of_results', 'integer', (e) => e.numberOfResults ?? null],
+  ['response_time_ms', 'integer', (e) => e.responseTimeMs ?? null],
+  ['outcome', 'smallint', (e) => e.outcome ?? null],
+  ['event_type', 'text', (e) => text(e.eventType)],
+  ['event_value', 'text', (e) => text(e.eventValue)],
+  ['feedback_score', 'smallint', (e) => e.feedbackScore ?? null],
+  ['user_agent', 'text', (e) => text(e.userAgent)],
+  ['browser', 'text', (e) => text(e.browser)],
+  ['os', 'text', (e) => text(e.os)],
+  ['device_category', 'text', (e) => text(e.deviceCategory)],
+  ['is_bot', 'boolean', (e) => e.isBot ?? false],
+  ['client_ip', 'text', (e) => text(e.clientIp)],
+  ['custom_data', 'jsonb', (e) => json(e.customData)],
+  ['extra', 'jsonb', (e) => json(e.extra)],
+]
+
+export const EVENT_COLUMNS: readonly string[] = COLUMNS.map(([column]) => column)
 /** The SQL type of each column, in EVENT_COLUMNS order (for `unnest($1::text[], …)`). */
 export const EVENT_COLUMN_TYPES: readonly string[] = COLUMNS.map(([, type]) => type)
 
-type Read = (event: TrackedEvent) => unknown
-
-const JSON_COLUMNS: ReadonlySet<string> = new Set(['custom_data', 'extra'])
-
-function readerOf(column: string, type: string): Read {
-  const field = column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) as keyof TrackedEvent
-  if (column === 'received_at') return (e) => e.receivedAt.toISOString()
-  if (column === 'anonymous') return (e) => e.anonymous ?? false
-  if (column === 'is_bot') return (e) => e.isBot ?? false
-  if (JSON_COLUMNS.has(column)) {
-    return (e) => {
-      const value = e[field]
-      return value === undefined || value === null ? null : pgSafeJson(JSON.stringify(value))
-    }
-  }
-  if (type === 'text') {
-    return (e) => {
-      const value = e[field]
-      // PostgreSQL refuses NUL in text; one such string from a client would fail the whole
-      // batch. (Lone surrogates need nothing here: UTF-8 encoding turns them into U+FFFD.)
-      return typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '') : (value ?? null)
-    }
-  }
-  return (e) => e[field] ?? null
-}
-
-const READERS: readonly Read[] = COLUMNS.map(([column, type]) => readerOf(column, type))
+const READERS: readonly Read[] = COLUMNS.map(([, , read]) => read)
 
 const NEEDS_ESCAPE = /["\\]/
 const ESCAPABLE = /["\\]/g

@@ -290,18 +290,23 @@ export class EventWriter {
 
   private cachedVisit(event: TrackedEvent): string {
     const known = this.visits.get(`${event.orgId}\u0000${event.visitorId}`)
-    const at = new Date(event.receivedAt).getTime()
-    return known && at - known.lastSeen <= this.timeoutMs ? known.visitId : randomUUID()
+    return known && event.receivedAt.getTime() - known.lastSeen <= this.timeoutMs ? known.visitId : randomUUID()
   }
 
   private rememberVisit(event: TrackedEvent): void {
     if (event.visitId === null || event.visitorId === null) return
     const key = `${event.orgId}\u0000${event.visitorId}`
-    const at = new Date(event.receivedAt).getTime()
+    const at = event.receivedAt.getTime()
     const known = this.visits.get(key)
-    // Re-inserted so that the Map's order is least recently seen first: the oldest is dropped.
-    this.visits.delete(key)
-    this.visits.set(key, { visitId: event.visitId, lastSeen: Math.max(at, known?.lastSeen ?? 0) })
+    if (known) {
+      // Re-inserted so that the Map's order is least recently seen first: the oldest is dropped.
+      this.visits.delete(key)
+      known.visitId = event.visitId
+      known.lastSeen = Math.max(at, known.lastSeen)
+      this.visits.set(key, known)
+      return
+    }
+    this.visits.set(key, { visitId: event.visitId, lastSeen: at })
     if (this.visits.size > VISIT_CACHE_MAX) this.visits.delete(this.visits.keys().next().value!)
   }
 

@@ -145,7 +145,7 @@ async function logEvents(request: FastifyRequest, reply: FastifyReply, type: Log
   if (truncated.length) request.log.info({ type, truncated }, 'coveo event fields truncated to their column length')
 
   const written = await app.writer.write(events)
-  for (const event of written) app.metrics.eventsAccepted.inc({ protocol: 'coveo', type: event.type })
+  app.metrics.countAccepted(written)
   if (visitor?.generated) setVisitorCookie(request, reply, visitor.id)
 
   if (stringParam((request.query as QueryString).discardVisitInfo)?.toLowerCase() === 'true') {

@@ -112,7 +112,7 @@ async function buildEvent(
 /** Resolves once the events are committed: only then may the client be answered. */
 async function record(app: FastifyInstance, events: TrackedEvent[]): Promise<TrackedEvent[]> {
   const written = await app.writer.write(events)
-  for (const event of written) app.metrics.eventsAccepted.inc({ protocol: 'inbenta', type: event.type })
+  app.metrics.countAccepted(written)
   return written
 }
 

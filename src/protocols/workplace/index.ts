@@ -98,7 +98,7 @@ const workplaceRoutes: FastifyPluginAsync = async (app) => {
       await app.writer.write([event])
     }
     await (key === undefined ? store() : inFlight.once(event.eventId, store))
-    app.metrics.eventsAccepted.inc({ protocol: PROTOCOL, type: event.type })
+    app.metrics.countAccepted([event])
     // Search UI's connector calls response.json(): an empty body would break it.
     return reply.code(200).type('application/json').send({})
   }
