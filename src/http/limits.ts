@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -90,7 +90,7 @@ export const limitsPlugin = fp<{ jsonMaxDepth: number; ratePerMinute: number }>(
       // id counts against itself, not against the real key.
       keyGenerator: (request) => {
         const credential = credentialOf(request)
-        return credential ? `k:${createHash('sha256').update(credential).digest('base64url')}` : `ip:${request.ip}`
+        return credential ? `k:${hash('sha256', credential, 'base64url')}` : `ip:${request.ip}`
       },
       errorResponseBuilder: (_request, context) =>
         new HttpError(429, 'TooManyRequests', `Too many requests (${context.max} per minute); retry in ${context.after}`, {

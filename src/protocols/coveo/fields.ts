@@ -188,11 +188,15 @@ export function parseEvent(type: CoveoEventType, body: unknown): ParsedEvent {
   const extra: Record<string, unknown> = {}
   const truncated: string[] = []
   const parsed: ParsedEvent = { fields: fields as Partial<EventInput>, truncated }
+  let extras = 0
 
-  for (const [name, raw] of Object.entries(source)) {
+  // for…in rather than Object.entries: no [key, value] array per field of every event.
+  for (const name in source) {
+    const raw = source[name]
     const spec = specs[name]
     if (!spec) {
       extra[name] = raw
+      extras++
       continue
     }
     if (raw === null || raw === undefined) continue
@@ -213,11 +217,12 @@ export function parseEvent(type: CoveoEventType, body: unknown): ParsedEvent {
       fields[spec.column] = value
     } else {
       extra[name] = value
+      extras++
     }
   }
 
-  if (type === 'click') applyClickContentId(fields, extra, truncated)
-  if (Object.keys(extra).length > 0) fields.extra = extra
+  if (type === 'click' && applyClickContentId(fields, extra, truncated)) extras++
+  if (extras > 0) fields.extra = extra
   return parsed
 }
 
@@ -244,9 +249,9 @@ function parseCustomData(data: Record<string, unknown>, truncated: string[]): Re
  * Clicks carry the clicked item's id in customData (`contentIDKey`/`contentIDValue`, capital ID,
  * normalized here to lowercase keys); the value is the event's document id.
  */
-function applyClickContentId(fields: Record<string, unknown>, extra: Record<string, unknown>, truncated: string[]): void {
+function applyClickContentId(fields: Record<string, unknown>, extra: Record<string, unknown>, truncated: string[]): boolean {
   const data = fields.customData as Record<string, unknown> | undefined
-  if (!data) return
+  if (!data) return false
   for (const [key, max, name] of [
     ['contentidkey', CONTENT_ID_KEY_MAX, 'customData.contentIDKey'],
     ['contentidvalue', CONTENT_ID_VALUE_MAX, 'customData.contentIDValue'],
@@ -259,5 +264,7 @@ function applyClickContentId(fields: Record<string, unknown>, extra: Record<stri
     data[key] = truncateTracked(value, max, name, truncated)
   }
   if (typeof data.contentidvalue === 'string') fields.documentId = data.contentidvalue
-  if (typeof data.contentidkey === 'string') extra.contentIdKey = data.contentidkey
+  if (typeof data.contentidkey !== 'string') return false
+  extra.contentIdKey = data.contentidkey
+  return true
 }
