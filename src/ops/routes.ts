@@ -48,6 +48,8 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/metrics', { schema: { response: { 200: Type.String() } } }, async (_request, reply) => {
     const spool = app.writer.spoolStatus
+    // Gauges are read when scraped, not set on every write.
+    app.metrics.queueDepth.set(app.writer.queueDepth)
     app.metrics.spoolBytes.set(spool.bytes)
     app.metrics.spooling.set(spool.state === 'spooling' ? 1 : 0)
     reply.type(app.metrics.registry.contentType)

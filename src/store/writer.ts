@@ -208,7 +208,6 @@ export class EventWriter {
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject })
       this.queuedEvents += events.length
-      this.options.metrics?.queueDepth.set(this.queuedEvents)
       if (this.queuedEvents >= this.options.maxBatchEvents) this.drain()
       else this.timer ??= setTimeout(() => this.drain(), this.options.windowMs)
     })
@@ -244,7 +243,6 @@ export class EventWriter {
         size += next.events.length
       }
       this.queuedEvents -= size
-      this.options.metrics?.queueDepth.set(this.queuedEvents)
       this.inflight++
       void this.flush(batch, size).finally(() => {
         this.inflight--
