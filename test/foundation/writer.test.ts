@@ -126,3 +126,36 @@ t.test('a visitor id PostgreSQL stores differently (NUL, lone surrogate) still g
   const { rows } = await app.db.query('SELECT visitor_id, visit_id::text FROM events')
   t.same(rows, [{ visitor_id: 'bad\ufffdid', visit_id: written!.visitId }])
 })
+
+t.test('every column type survives the binary arrays unchanged', async (t) => {
+  const { app } = await buildTestApp(t)
+  const receivedAt = new Date('1999-12-31T23:59:59.123Z') // before PostgreSQL's epoch: a negative int64
+  const e = newEvent({
+    orgId: 'acme', protocol: 'coveo', type: 'click', visitorId: 'vé', receivedAt, anonymous: true, isBot: true,
+    queryText: 'ünïcödé 🎧 "quoted" back\\slash, {braces}', documentTitle: '', documentPosition: 2 ** 31 - 1,
+    numberOfResults: 0, responseTimeMs: -(2 ** 31), outcome: -5, feedbackScore: 32767,
+    customData: { nested: { list: [1, 'two', null, true] }, emoji: '🎧' }, extra: { n: 1.5 },
+  })
+  const [written] = await app.writer.write([e, newEvent({ orgId: 'acme', protocol: 'coveo', type: 'search', visitorId: null })])
+  const { rows } = await app.db.query(
+    `SELECT event_id::text, received_at, visitor_id, visit_id::text, anonymous, is_bot, query_text, document_title,
+            document_position, number_of_results, response_time_ms, outcome, feedback_score, custom_data, extra, language
+     FROM events WHERE type = 'click'`,
+  )
+  t.same(rows[0], {
+    event_id: e.eventId, received_at: receivedAt, visitor_id: 'vé', visit_id: written!.visitId, anonymous: true, is_bot: true,
+    query_text: e.queryText, document_title: '', document_position: 2 ** 31 - 1, number_of_results: 0,
+    response_time_ms: -(2 ** 31), outcome: -5, feedback_score: 32767, custom_data: e.customData, extra: { n: 1.5 }, language: null,
+  })
+})
+
+t.test('a value its column cannot hold fails the batch as bad data, never spooled', async (t) => {
+  const { app } = await buildTestApp(t)
+  for (const [field, value] of [['documentPosition', 2 ** 31], ['outcome', 40_000], ['responseTimeMs', 1.5], ['eventId', 'not-a-uuid']] as const) {
+    const e = { ...newEvent({ orgId: 'acme', protocol: 'coveo', type: 'click', visitorId: 'v' }), [field]: value }
+    await t.rejects(app.writer.write([e]), { name: 'ColumnValueError', code: '22P02' }, `${field} = ${value}`)
+  }
+  t.equal(app.writer.spoolStatus.state, 'idle', 'the writer did not take the database for unreachable')
+  const { rows } = await app.db.query('SELECT count(*)::int AS n FROM events')
+  t.equal(rows[0].n, 0)
+})
