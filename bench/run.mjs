@@ -5,8 +5,8 @@
 // (maximum rate, then half of it for latency), samples the server's RSS from /proc, runs the
 // writer-level benchmark, and prints one JSON document on stdout. Progress goes to stderr.
 // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every server process into <dir>.
-import { spawn, execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { spawn, execFile, execFileSync } from 'node:child_process'
+import { readFileSync, readdirSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
@@ -87,6 +87,80 @@ function rssSampler(pid) {
   }
 }
 
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return 0
+  }
+}
+
+/** Every `postgres` process on the machine: the embedded cluster's (or, with DATABASE_URL, the whole server's). */
+function postgresCpuSeconds() {
+  let total = 0
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(pid)
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total
+}
+
+/**
+ * Where the CPU went during a run: the server, PostgreSQL, and this process (autocannon and the
+ * RSS sampler), in cores and per request/event. On two cores the three share the machine, so this
+ * is what tells a server bound by its own work from one bound by the others.
+ */
+function cpuMeter(pid) {
+  const server = cpuSeconds(pid)
+  const postgres = postgresCpuSeconds()
+  const self = process.cpuUsage()
+  return (result, eventsPerRequest) => {
+    const seconds = result.duration
+    const requests = result['2xx'] || 1
+    const used = { server: cpuSeconds(pid) - server, postgres: postgresCpuSeconds() - postgres, loadGenerator: Object.values(process.cpuUsage(self)).reduce((a, b) => a + b, 0) / 1e6 }
+    const round = (x) => Math.round(x * 100) / 100
+    return {
+      serverCores: round(used.server / seconds),
+      postgresCores: round(used.postgres / seconds),
+      loadGeneratorCores: round(used.loadGenerator / seconds),
+      serverMicrosPerRequest: Math.round((used.server * 1e6) / requests),
+      postgresMicrosPerEvent: round((used.postgres * 1e6) / (requests * eventsPerRequest)),
+      loadGeneratorMicrosPerRequest: Math.round((used.loadGenerator * 1e6) / requests),
+    }
+  }
+}
+
+/** The writer's batches over a run, from the server's /metrics (searchtrack servers only). */
+async function batchCounters(server) {
+  const text = await fetch(`${server.base}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '')
+  const value = (name) => Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN)
+  return { batches: value('searchtrack_batch_events_count'), events: value('searchtrack_batch_events_sum'), commitSeconds: value('searchtrack_commit_seconds_sum') }
+}
+
+function batchesBetween(before, after) {
+  const batches = after.batches - before.batches
+  if (!(batches > 0)) return undefined
+  return {
+    count: batches,
+    eventsPerBatch: Math.round((after.events - before.events) / batches),
+    commitMsAvg: Math.round(((after.commitSeconds - before.commitSeconds) * 1000 * 100) / batches) / 100,
+  }
+}
+
 function load(scenario, server, seconds, overallRate, connections = timing.connections) {
   let n = 0
   return autocannon({
@@ -140,7 +214,10 @@ async function measure(scenario, server) {
   await load(scenario, server, timing.warmup)
   log(`${scenario.name}: maximum rate for ${timing.max}s`)
   let stopSampler = rssSampler(server.child.pid)
-  const max = summarize(await load(scenario, server, timing.max), scenario.eventsPerRequest)
+  const cpu = cpuMeter(server.child.pid)
+  const counters = await batchCounters(server)
+  const maxRun = await load(scenario, server, timing.max)
+  const max = { ...summarize(maxRun, scenario.eventsPerRequest), cpu: cpu(maxRun, scenario.eventsPerRequest), batches: batchesBetween(counters, await batchCounters(server)) }
   const peakMax = stopSampler()
   const rate = Math.max(1, Math.floor(max.requestsPerSecond / 2))
   log(`${scenario.name}: ${max.requestsPerSecond} req/s; half rate (${rate} req/s) for ${timing.half}s`)
