@@ -51,6 +51,8 @@ if (mode === 'bare') {
   })
 } else if (mode === 'core') {
   const { app, serverOptions } = await import('../dist/app.js')
+  const { limitHeapGrowth } = await import('../dist/heap.js')
+  limitHeapGrowth() // the service's own process setting, as in dist/main.js
   const { loadConfig } = await import('../dist/config.js')
   const { newEvent } = await import('../dist/events/event.js')
   const { classifyUserAgent } = await import('../dist/events/enrich.js')

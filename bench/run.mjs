@@ -105,18 +105,28 @@ function cpuSeconds(pid) {
   }
 }
 
-/** Every `postgres` process on the machine: the embedded cluster's (or, with DATABASE_URL, the whole server's). */
-function postgresCpuSeconds() {
-  let total = 0
+/**
+ * CPU seconds of every `postgres` process on the machine (the embedded cluster's or, with
+ * DATABASE_URL, the whole server's), by pid: backends come and go with the pool's connections.
+ */
+function postgresCpu() {
+  const byPid = new Map()
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(pid)
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') byPid.set(pid, cpuSeconds(pid))
     } catch {
       // the process ended meanwhile
     }
   }
-  return total
+  return byPid
+}
+
+/** CPU used between two snapshots by the processes alive at the second (one that exited takes its share with it). */
+function postgresCpuSince(before) {
+  let used = 0
+  for (const [pid, seconds] of postgresCpu()) used += Math.max(0, seconds - (before.get(pid) ?? 0))
+  return used
 }
 
 /**
@@ -126,12 +136,12 @@ function postgresCpuSeconds() {
  */
 function cpuMeter(pid) {
   const server = cpuSeconds(pid)
-  const postgres = postgresCpuSeconds()
+  const postgres = postgresCpu()
   const self = process.cpuUsage()
   return (result, eventsPerRequest) => {
     const seconds = result.duration
     const requests = result['2xx'] || 1
-    const used = { server: cpuSeconds(pid) - server, postgres: postgresCpuSeconds() - postgres, loadGenerator: Object.values(process.cpuUsage(self)).reduce((a, b) => a + b, 0) / 1e6 }
+    const used = { server: cpuSeconds(pid) - server, postgres: postgresCpuSince(postgres), loadGenerator: Object.values(process.cpuUsage(self)).reduce((a, b) => a + b, 0) / 1e6 }
     const round = (x) => Math.round(x * 100) / 100
     return {
       serverCores: round(used.server / seconds),
@@ -391,6 +401,11 @@ function summary(results, writerLevel) {
     ...(singleName === 'storage-path-search' ? { note: 'coveo-search did not run (route 404); ratios use the storage path (real app, auth and writer, minimal route)' } : {}),
     searchtrackOverBare: ratio(single?.requestsPerSecond, bare?.requestsPerSecond),
     searchtrackOverNaive: ratio(single?.requestsPerSecond, naive?.requestsPerSecond),
+    // What each durable event costs the database, against one transaction per request.
+    databaseCpuPerEventVsNaive: {
+      singleEvent: ratio(naive?.cpu?.postgresMicrosPerEvent, single?.cpu?.postgresMicrosPerEvent),
+      batch: ratio(naive?.cpu?.postgresMicrosPerEvent, batch?.cpu?.postgresMicrosPerEvent),
+    },
     perScenario,
     targets: {
       singleEventVsBare: check(ratio(single?.requestsPerSecond, bare?.requestsPerSecond), TARGETS.vsBare),

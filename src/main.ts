@@ -1,5 +1,4 @@
 import { pathToFileURL } from 'node:url'
-import { setFlagsFromString } from 'node:v8'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError, type Config } from './config.js'
@@ -7,6 +6,7 @@ import { app, serverOptions } from './app.js'
 import { openDatabase } from './store/database.js'
 import { migrate } from './store/migrate.js'
 import { bootstrapDefaultOrg, firstStartMessage } from './bootstrap.js'
+import { limitHeapGrowth } from './heap.js'
 
 export interface ServeOptions {
   /** Extra plugins registered after the app (tests add a route with them). */
@@ -46,12 +46,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // When full collections are cheap, V8 lets the old generation grow to about 4 times the live
-  // heap before the next one. The service's live heap is ~30 MB, so the process sat at 200+ MB
-  // of promoted garbage after a minute of load. Growing by half the live heap instead holds it
-  // near 150 MB for a full collection every few seconds (7 ms, mostly concurrent; BENCHMARKS.md).
-  // V8 reads this flag whenever it sets the next limit, so setting it at start-up takes effect.
-  setFlagsFromString('--heap-growing-percent=50')
+  limitHeapGrowth()
   let config: Config
   try {
     config = loadConfig()
