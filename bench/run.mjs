@@ -326,18 +326,23 @@ async function pairedRounds(trio) {
   for (let i = 0; i < timing.rounds; i++) {
     const order = [...trio.slice(i % trio.length), ...trio.slice(0, i % trio.length)]
     const rps = {}
+    let p99AtHalfRate
     for (const [role, scenario, server] of order) {
       log(`round ${i + 1}: ${scenario.name} for ${timing.roundSeconds}s`)
       await load(scenario, server, 1)
       rps[role] = summarize(await load(scenario, server, timing.roundSeconds), 1).requestsPerSecond
+      if (role === 'searchtrack') {
+        p99AtHalfRate = summarize(await load(scenario, server, timing.roundSeconds, Math.max(1, Math.floor(rps[role] / 2))), 1).latencyMs.p99
+      }
     }
-    rounds.push({ order: order.map(([role]) => role), requestsPerSecond: rps, searchtrackOverBare: ratio(rps.searchtrack, rps.bare), searchtrackOverNaive: ratio(rps.searchtrack, rps.naive) })
+    rounds.push({ order: order.map(([role]) => role), requestsPerSecond: rps, searchtrackOverBare: ratio(rps.searchtrack, rps.bare), searchtrackOverNaive: ratio(rps.searchtrack, rps.naive), searchtrackP99AtHalfRateMs: p99AtHalfRate })
   }
   return rounds
 }
 
+/** The middle value (of an odd count; the lower middle of an even one). */
 const median = (values) => {
-  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b)
+  const sorted = values.filter((v) => v !== null && v !== undefined).sort((a, b) => a - b)
   return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null
 }
 
@@ -385,8 +390,12 @@ async function main() {
 
     results[plan.bare.name] = await measure(plan.bare, bare)
     results[plan.naive.name] = await measure(plan.naive, naive)
-    for (const scenario of plan.core) results[scenario.name] = await measure(scenario, core)
-    for (const scenario of plan.searchtrack) results[scenario.name] = await measure(scenario, searchtrack)
+    // Single-event scenarios before the 50-event ones: those leave the database millions of rows
+    // to checkpoint and vacuum, and a half-rate latency measured right after would be theirs.
+    const runs = [...plan.searchtrack.map((scenario) => [scenario, searchtrack]), ...plan.core.map((scenario) => [scenario, core])]
+    for (const [scenario, server] of runs.sort(([a], [b]) => a.eventsPerRequest - b.eventsPerRequest)) {
+      results[scenario.name] = await measure(scenario, server)
+    }
     report.scenarios = results
 
     const coveoSearch = plan.searchtrack[0]
@@ -433,6 +442,11 @@ function summary(results, writerLevel, rounds = []) {
   const peakRss = Math.max(...searchtrackRuns.map(([, r]) => r.peakRssMB))
   const overBare = rounds.length ? median(rounds.map((r) => r.searchtrackOverBare)) : ratio(single?.requestsPerSecond, bare?.requestsPerSecond)
   const overNaive = rounds.length ? median(rounds.map((r) => r.searchtrackOverNaive)) : ratio(single?.requestsPerSecond, naive?.requestsPerSecond)
+  // One p99 over a few seconds catches whatever else the machine did then (a checkpoint, a
+  // neighbour's I/O): the target is checked on the median round (there are an odd number), and
+  // every run, the scenario's own first, is listed with the worst.
+  const p99s = [single?.atHalfRate.latencyMs.p99 ?? null, ...rounds.map((r) => r.searchtrackP99AtHalfRateMs)].filter((v) => v !== null)
+  const p99 = rounds.length ? median(rounds.map((r) => r.searchtrackP99AtHalfRateMs)) : (single?.atHalfRate.latencyMs.p99 ?? null)
   const check = (value, target, atLeast = true) => ({ value, target, met: value === null ? null : atLeast ? value >= target : value <= target })
   return {
     ratiosFrom: singleName,
@@ -450,7 +464,7 @@ function summary(results, writerLevel, rounds = []) {
     targets: {
       singleEventVsBare: check(overBare, TARGETS.vsBare),
       singleEventVsNaive: check(overNaive, TARGETS.vsNaive),
-      p99AtHalfMaxRateMs: check(single?.atHalfRate.latencyMs.p99 ?? null, TARGETS.p99AtHalfRateMs, false),
+      p99AtHalfMaxRateMs: { ...check(p99, TARGETS.p99AtHalfRateMs, false), runs: p99s, worst: p99s.length ? Math.max(...p99s) : null },
       batchIngestEventsPerSecond: { ...check(batch?.eventsPerSecond ?? null, TARGETS.batchEventsPerSecond), from: batchName, writerLevelBest: bestWriter },
       peakRssMB: check(Number.isFinite(peakRss) ? peakRss : null, TARGETS.peakRssMB, false),
     },
