@@ -68,7 +68,10 @@ export const EVENT_COLUMN_TYPES: readonly string[] = COLUMNS.map(([, type]) => t
 
 const READERS: readonly Read[] = COLUMNS.map(([, , read]) => read)
 
-/** A value PostgreSQL would refuse for its column: a data exception (SQLSTATE class 22), so the batch is rejected, never spooled. */
+/**
+ * A value PostgreSQL would refuse for its column. It carries a data-exception code (SQLSTATE
+ * class 22), as PostgreSQL's own refusal would, so the batch is rejected, never spooled.
+ */
 export class ColumnValueError extends Error {
   override name = 'ColumnValueError'
   readonly code = '22P02'
