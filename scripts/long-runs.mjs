@@ -5,6 +5,7 @@
 // Builds dist/, runs the built service (test/reliability/fixtures/serve.mjs: dist/main.js's serve()
 // plus the test event route) against a PostgreSQL of its own, and prints what it found.
 import { spawn, execFileSync } from 'node:child_process'
+import http from 'node:http'
 import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -117,7 +118,19 @@ async function outageRun() {
 
 // ---- fuzz -------------------------------------------------------------------------------------
 
-function rand(n) { return Math.floor(Math.random() * n) }
+// Seeded (FUZZ_SEED, printed with the results), so that a run that finds something can be
+// repeated exactly.
+const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20261201)
+let prngState = FUZZ_SEED >>> 0
+function random() {
+  // mulberry32
+  prngState = (prngState + 0x6d2b79f5) >>> 0
+  let t = prngState
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+function rand(n) { return Math.floor(random() * n) }
 function pick(a) { return a[rand(a.length)] }
 function randomBytes(n) { return Buffer.from(Array.from({ length: n }, () => rand(256))) }
 function mutate(text) {
@@ -167,35 +180,74 @@ function hasProtocolShape(route, body) {
   return typeof body.message === 'string' && typeof body.type === 'string'
 }
 
+/**
+ * One request with node:http, which (unlike fetch) hands over a response that arrived while the
+ * body was still being sent. `closedEarly`: the connection broke before any response while a
+ * body larger than every limit was being written.
+ */
+function send(url, method, headers, body) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(body)
+    const req = http.request(url, { method, headers: payload ? { ...headers, 'content-length': payload.length } : headers })
+    let answered = false
+    req.on('response', (res) => {
+      answered = true
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('error', (err) => {
+      if (answered) return
+      if (payload && payload.length > 1_048_576 && ['EPIPE', 'ECONNRESET'].includes(err.code)) resolve({ closedEarly: true })
+      else reject(err)
+    })
+    req.end(payload)
+  })
+}
+
 async function fuzzRun() {
   const started = Date.now()
   const db = await postgres()
-  const svc = await service({ DATABASE_URL: db.url, DATA_DIR: await tempDir('searchtrack-fuzz-data-'), RATE_LIMIT_PER_MINUTE: '0' })
+  // Limits that would answer most of the run with 429 are off, so the requests reach the routes.
+  const svc = await service({ DATABASE_URL: db.url, DATA_DIR: await tempDir('searchtrack-fuzz-data-'), RATE_LIMIT_PER_MINUTE: '0', AUTH_FAILURES_PER_MINUTE: '0' })
   const doc = parse(await readFile(path.join(root, 'openapi.yaml'), 'utf8'))
   const routes = []
   for (const [p, item] of Object.entries(doc.paths ?? {})) for (const m of Object.keys(item)) if (['get', 'post', 'put', 'patch', 'delete'].includes(m)) routes.push([m.toUpperCase(), p])
   // Every documented route, plus what no route serves. (Not the fixture's /test/events: it is a
   // load generator's shortcut to the writer with no validation, not part of the service.)
   routes.push(['GET', '/no/such/route'], ['PUT', '/ready'])
-  log(`fuzz: ${FUZZ_REQUESTS} requests over ${routes.length} routes: ${routes.map((r) => r.join(' ')).join(', ')}`)
+  log(`fuzz: ${FUZZ_REQUESTS} requests (seed ${FUZZ_SEED}) over ${routes.length} routes: ${routes.map((r) => r.join(' ')).join(', ')}`)
+  // The whole plan is drawn before any request is sent: the same seed gives the same requests,
+  // whatever order the workers happen to send them in.
+  const plan = Array.from({ length: FUZZ_REQUESTS }, () => {
+    const [method, route] = pick(routes)
+    const { body, type } = fuzzBody()
+    const headers = {}
+    if (type) headers['content-type'] = type
+    const token = pick(TOKENS)
+    if (token !== undefined) headers.authorization = token
+    if (rand(4) === 0) headers.origin = pick(['https://evil.example', 'null', 'https://shop.example'])
+    const path = fuzzPath(route)
+    const useMethod = rand(10) === 0 ? pick(['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) : method
+    return { method: useMethod, route, path, headers, body: useMethod === 'GET' || useMethod === 'HEAD' ? undefined : body }
+  })
   const problems = []
   const statuses = new Map()
   let done = 0
   const worker = async () => {
-    while (done < FUZZ_REQUESTS) {
-      done++
-      const [method, p] = pick(routes)
-      const { body, type } = fuzzBody()
-      const headers = {}
-      if (type) headers['content-type'] = type
-      const token = pick(TOKENS)
-      if (token !== undefined) headers.authorization = token
-      if (rand(4) === 0) headers.origin = pick(['https://evil.example', 'null', 'https://shop.example'])
-      const url = `${svc.base}${fuzzPath(p)}`
-      const useMethod = rand(10) === 0 ? pick(['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) : method
+    while (done < plan.length) {
+      const { method: useMethod, route: p, path: requestPath, headers, body } = plan[done++]
+      const url = `${svc.base}${requestPath}`
       try {
-        const r = await fetch(url, { method: useMethod, headers, body: useMethod === 'GET' || useMethod === 'HEAD' ? undefined : body })
-        const text = await r.text()
+        const r = await send(url, useMethod, headers, body)
+        if (r.closedEarly) {
+          // The service answered before this (oversized) body was sent whole and closed: the
+          // answer may be lost on the way. That is a refusal, as long as the service lives on.
+          statuses.set('closed early', (statuses.get('closed early') ?? 0) + 1)
+          continue
+        }
+        const text = r.text
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
         if (r.status >= 500) problems.push({ status: r.status, method: useMethod, url: url.slice(0, 200), text: text.slice(0, 200) })
         else if (r.status >= 400) {
@@ -209,13 +261,13 @@ async function fuzzRun() {
         }
       } catch (err) {
         if (svc.child.exitCode !== null) throw new Error(`the service died: ${svc.stderr()}`)
-        problems.push({ method: useMethod, url: url.slice(0, 200), reason: `network: ${err.cause?.code ?? err.message}` })
+        problems.push({ method: useMethod, url: url.slice(0, 200), reason: `network: ${err.code ?? err.cause?.code ?? err.message}` })
       }
     }
   }
   await Promise.all(Array.from({ length: 16 }, worker))
-  const alive = await fetch(`${svc.base}/health`).then((r) => r.ok, () => false)
-  log(`fuzz: ${done} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; service alive: ${alive}`)
+  const alive = await fetch(`${svc.base}/health`).then((r) => r.ok, () => false) && svc.child.exitCode === null
+  log(`fuzz: ${done} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => String(a[0]).localeCompare(String(b[0])))))}; service alive: ${alive}`)
   for (const p of problems.slice(0, 20)) log('fuzz problem:', JSON.stringify(p))
   const ok = alive && problems.length === 0
   log(`fuzz: ${problems.length} problems → ${ok ? 'PASS' : 'FAIL'}`)

@@ -8,9 +8,10 @@ import type { Clock } from './events/event.js'
 import { storePlugin } from './store/plugin.js'
 import { authPlugin } from './auth/plugin.js'
 import { opsRoutes } from './ops/routes.js'
-import { classifyError } from './errors.js'
 import { registerProtocols, renderUnroutedError } from './protocols/index.js'
+import { HttpError } from './errors.js'
 import { limitsPlugin } from './http/limits.js'
+import { requestLogSerializer, logResponse } from './http/logging.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,6 +25,15 @@ export interface AppOptions {
   clock?: Clock
 }
 
+/** A serialized origin (scheme://host[:port]), as browsers send it. */
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value
+  } catch {
+    return false
+  }
+}
+
 // A client's X-Request-Id is honoured when it looks like an id, so it cannot flood the logs.
 const REQUEST_ID = /^[\w.:@-]{1,128}$/
 
@@ -32,9 +42,17 @@ export function serverOptions(config: Config): FastifyServerOptions<RawServerDef
   return {
     logger: {
       level: config.LOG_LEVEL,
-      redact: ['req.headers.authorization', 'req.headers["x-inbenta-key"]', 'req.query.access_token'],
+      // Never a credential, and addresses as they are stored (masked): see http/logging.ts.
+      serializers: { req: requestLogSerializer },
     },
+    // One line per request, written by logResponse at a level that fits its outcome.
+    disableRequestLogging: true,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // A request must arrive whole in this time: bodies and headers trickled byte by byte to hold
+    // connections and memory are cut (Node answers 408). Node checks every second. (Fastify
+    // passes `http` to http.createServer; its types omit it.)
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    ...({ http: { headersTimeout: Math.min(10_000, config.REQUEST_TIMEOUT_MS), connectionsCheckingInterval: 1000 } } as object),
     trustProxy: config.TRUST_PROXY,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
@@ -52,22 +70,31 @@ export function serverOptions(config: Config): FastifyServerOptions<RawServerDef
 export const app = fp<AppOptions>(
   async (fastify: FastifyInstance, options) => {
     fastify.decorate('config', options.config)
+    // Set first, so that routes added by plugins (the CORS preflight route) use it too: an error
+    // outside a protocol's own handler is answered in the shape of the protocol whose path it is.
+    fastify.setErrorHandler(renderUnroutedError)
     await fastify.register(fastifyCookie)
     // Browsers send events with credentials (cookies), so the origin is echoed, never `*`; each
     // org's allowed origins are enforced per request once the token is known (auth/origins.ts).
+    // `null` (sandboxed frames, file: pages, some redirects) is never echoed: a credentialed
+    // answer to it would be readable by any page that sandboxes itself.
     await fastify.register(fastifyCors, {
-      origin: true,
+      origin: (origin, callback) => callback(null, origin !== undefined && origin !== 'null' && isOrigin(origin)),
       credentials: true,
       methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       allowedHeaders: [
-        'authorization', 'content-type', 'x-elastic-client-meta', 'x-request-id',
+        'authorization', 'content-type', 'x-elastic-client-meta', 'x-request-id', 'idempotency-key',
         'x-inbenta-key', 'x-inbenta-session', 'x-inbenta-env', 'x-inbenta-source', 'x-inbenta-user-type',
       ],
       exposedHeaders: ['x-request-id'],
       maxAge: 86400,
       strictPreflight: false,
     })
-    await fastify.register(limitsPlugin, { jsonMaxDepth: options.config.JSON_MAX_DEPTH, ratePerMinute: options.config.RATE_LIMIT_PER_MINUTE })
+    await fastify.register(limitsPlugin, {
+      jsonMaxDepth: options.config.JSON_MAX_DEPTH,
+      ratePerMinute: options.config.RATE_LIMIT_PER_MINUTE,
+      authFailuresPerMinute: options.config.AUTH_FAILURES_PER_MINUTE,
+    })
     await fastify.register(storePlugin, options)
     await fastify.register(authPlugin)
 
@@ -77,15 +104,10 @@ export const app = fp<AppOptions>(
       reply.header('x-request-id', request.id)
       done(null, payload)
     })
+    fastify.addHook('onResponse', logResponse)
 
-    // Outside any protocol's prefix: a JSON body for every error, details of 5xx hidden.
-    fastify.setErrorHandler((err, request, reply) => {
-      const e = classifyError(err)
-      if (e.internal) request.log.error({ err }, 'request failed')
-      return reply.code(e.statusCode).headers(e.headers).send({ message: e.message, type: e.code })
-    })
     fastify.setNotFoundHandler((request, reply) =>
-      reply.code(404).send({ message: `No route for ${request.method} ${request.url.split('?')[0]}`, type: 'NotFound' }),
+      renderUnroutedError(new HttpError(404, 'NotFound', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
     )
 
     await fastify.register(opsRoutes)

@@ -34,6 +34,10 @@ export const ConfigSchema = Type.Object({
   JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
   /** Requests per credential (or per client IP without one) per minute; 0 disables the limit. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 12_000 }),
+  /** Refused credentials per client address per minute; past it, 429 before any lookup. 0 = off. */
+  AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 0, default: 120 }),
+  /** Time a request may take to arrive whole (headers and body); slower ones are cut with 408. */
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -1,7 +1,6 @@
 import type { FastifyError } from 'fastify'
 import { AuthError } from './auth/errors.js'
-import { WriterClosedError, QueueFullError } from './store/writer.js'
-import { SpoolFullError } from './store/spool.js'
+import { isDatabaseUnavailable } from './store/failures.js'
 
 /**
  * A failure with an HTTP status and a stable code. Protocol adapters throw these (or their own
@@ -9,6 +8,8 @@ import { SpoolFullError } from './store/spool.js'
  */
 export class HttpError extends Error {
   override name = 'HttpError'
+  /** The credentials sent were refused (not merely missing): counted per client address. */
+  credentialFailure = false
   constructor(
     readonly statusCode: number,
     readonly code: string,
@@ -17,6 +18,27 @@ export class HttpError extends Error {
   ) {
     super(message)
   }
+}
+
+/**
+ * An event whose values cannot be stored (a number past its column's range, an id too long for
+ * an index): refused before it is acknowledged, so it can never fail a batch of other requests.
+ */
+export class EventValueError extends HttpError {
+  override name = 'EventValueError'
+  constructor(message: string) {
+    super(400, 'InvalidValue', message)
+  }
+}
+
+/**
+ * True for an error that refuses the credentials a request carried: an unknown, revoked,
+ * expired or forged token or key. A client address piling these up is guessing, and is slowed
+ * down (http/limits.ts). A request without any credentials is not counted.
+ */
+export function isCredentialFailure(err: unknown): boolean {
+  if (err instanceof AuthError) return err.code === 'InvalidToken' || err.code === 'Forbidden'
+  return err instanceof HttpError && err.credentialFailure
 }
 
 /** What every protocol's error handler needs to know about any error: status, code, message. */
@@ -43,15 +65,10 @@ export function classifyError(err: unknown): ClassifiedError {
   if (err instanceof AuthError) {
     return { statusCode: AUTH_STATUS[err.code], code: err.code, message: err.message, headers: {}, internal: false }
   }
-  if (err instanceof WriterClosedError) {
-    return { statusCode: 503, code: 'ShuttingDown', message: 'The service is restarting; retry shortly', headers: { 'retry-after': '1' }, internal: false }
-  }
-  if (err instanceof QueueFullError) {
-    return { statusCode: 503, code: 'Overloaded', message: 'Too many events are waiting to be written; retry shortly', headers: { 'retry-after': '1' }, internal: false }
-  }
-  if (err instanceof SpoolFullError) {
-    // The database is down and the local spool is full: nothing more can be kept safely.
-    return { statusCode: 503, code: 'StorageUnavailable', message: 'Events cannot be stored right now; retry later', headers: { 'retry-after': '30' }, internal: false }
+  // A query the request needed (a key never seen before, during an outage; a pool saturated for
+  // longer than its connect timeout) could not run: a retry may succeed, so 503, not 500.
+  if (isDatabaseUnavailable(err)) {
+    return { statusCode: 503, code: 'Unavailable', message: 'The service cannot reach its database; retry shortly', headers: { 'retry-after': '5' }, internal: false }
   }
   const fe = err as FastifyError
   switch (fe?.code) {

@@ -1,5 +1,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type pg from 'pg'
+import { LRUCache } from 'lru-cache'
+import { isDatabaseUnavailable } from '../store/failures.js'
 
 export const PRIVILEGES = ['analytics:push', 'analytics:read', 'impersonate', 'admin'] as const
 export type Privilege = (typeof PRIVILEGES)[number]
@@ -61,14 +63,36 @@ export class NotFoundError extends Error {
   override name = 'NotFoundError'
 }
 
+/** A value an admin gave that cannot be stored (too long, badly formed). */
+export class InvalidValueError extends Error {
+  override name = 'InvalidValueError'
+}
+
+export const ORG_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/
+export const NAME_MAX = 128
+
+function checkName(what: string, value: string): void {
+  if (value.length > NAME_MAX) throw new InvalidValueError(`${what} must be at most ${NAME_MAX} characters`)
+}
+
+/** Entries kept: far more keys and orgs than an installation has, and bounded whatever it sees. */
+const CACHE_MAX = 10_000
+
 /**
  * Organizations and API keys: the repository for both, with a short-lived cache so that a
  * request does not cost a query. The cache is why a revocation made by another process takes
  * effect within `cacheTtlMs`; one made through this store takes effect at once.
+ *
+ * The caches hold records the database returned, never a miss: an id that exists nowhere comes
+ * from whoever sent it (an unverified token, a guessed key id), so remembering misses would let
+ * anyone fill memory. They are bounded (least recently used first out). While the database is
+ * unreachable, a record past its lifetime is still served: keys and orgs known before an outage
+ * keep working through it, and a revocation applies as soon as the database answers again.
  */
 export class KeyStore {
-  private keyCache = new Map<string, { at: number; record: CachedKey }>()
-  private orgCache = new Map<string, { at: number; org: Organization | null }>()
+  private keyCache = new LRUCache<string, { at: number; record: CachedKey }>({ max: CACHE_MAX })
+  private orgCache = new LRUCache<string, { at: number; org: Organization }>({ max: CACHE_MAX })
+  private originCache = new LRUCache<string, { at: number; allowed: boolean }>({ max: 1000 })
 
   constructor(
     private readonly pool: pg.Pool,
@@ -76,6 +100,10 @@ export class KeyStore {
   ) {}
 
   async createOrg(orgId: string, name = orgId): Promise<Organization> {
+    if (!ORG_ID_PATTERN.test(orgId)) {
+      throw new InvalidValueError('an organization id is 1 to 63 lower-case letters, digits, - and _, starting with a letter or digit')
+    }
+    checkName('an organization name', name)
     const { rows } = await this.pool.query(
       `INSERT INTO organizations (org_id, name, jwt_secret) VALUES ($1, $2, $3) RETURNING *`,
       [orgId, name, randomBytes(32).toString('base64url')],
@@ -92,10 +120,39 @@ export class KeyStore {
   async getOrg(orgId: string): Promise<Organization | null> {
     const cached = this.orgCache.get(orgId)
     if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.org
-    const { rows } = await this.pool.query('SELECT * FROM organizations WHERE org_id = $1', [orgId])
-    const org = rows[0] ? toOrg(rows[0]) : null
+    let rows
+    try {
+      rows = (await this.pool.query('SELECT * FROM organizations WHERE org_id = $1', [orgId])).rows
+    } catch (err) {
+      if (cached && isDatabaseUnavailable(err)) return cached.org
+      throw err
+    }
+    if (!rows[0]) {
+      this.orgCache.delete(orgId)
+      return null
+    }
+    const org = toOrg(rows[0])
     this.orgCache.set(orgId, { at: Date.now(), org })
     return org
+  }
+
+  /**
+   * True when some organization names `origin` among its allowed origins explicitly (not by
+   * allowing any origin): what a request without a token must show before a visitor id kept in
+   * a cookie is disclosed to a page of that origin.
+   */
+  async originListedByAnyOrg(origin: string): Promise<boolean> {
+    const cached = this.originCache.get(origin)
+    if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.allowed
+    try {
+      const { rowCount } = await this.pool.query('SELECT 1 FROM organizations WHERE $1 = ANY(allowed_origins) LIMIT 1', [origin])
+      const allowed = (rowCount ?? 0) > 0
+      this.originCache.set(origin, { at: Date.now(), allowed })
+      return allowed
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) return cached?.allowed ?? false
+      throw err
+    }
   }
 
   async updateOrg(
@@ -127,6 +184,7 @@ export class KeyStore {
     name?: string
     platformOrgs?: string[] | null
   }): Promise<CreatedKey> {
+    checkName('a key name', options.name ?? '')
     const keyId = randomBytes(8).toString('hex')
     const secret = randomBytes(32).toString('base64url')
     await this.pool.query(
@@ -152,6 +210,12 @@ export class KeyStore {
     return toKey(rows[0])
   }
 
+  /** True while the key exists and is not revoked (within the cache's lifetime). */
+  async isKeyActive(keyId: string): Promise<boolean> {
+    const record = await this.lookupKey(keyId)
+    return record !== null && !record.key.revokedAt
+  }
+
   /** The key if `token` is a well-formed, known, unrevoked API key whose secret matches; else null. */
   async verifyApiKey(token: string): Promise<ApiKeyRecord | null> {
     const parsed = parseApiKey(token)
@@ -171,8 +235,17 @@ export class KeyStore {
   private async lookupKey(keyId: string): Promise<CachedKey | null> {
     const cached = this.keyCache.get(keyId)
     if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.record
-    const { rows } = await this.pool.query('SELECT * FROM api_keys WHERE key_id = $1', [keyId])
-    if (!rows[0]) return null
+    let rows
+    try {
+      rows = (await this.pool.query('SELECT * FROM api_keys WHERE key_id = $1', [keyId])).rows
+    } catch (err) {
+      if (cached && isDatabaseUnavailable(err)) return cached.record
+      throw err
+    }
+    if (!rows[0]) {
+      this.keyCache.delete(keyId)
+      return null
+    }
     const key = toKey(rows[0])
     // Frozen: every request of this key shares the one record.
     const record = { key: Object.freeze(key), secretHash: rows[0].secret_hash as Buffer }

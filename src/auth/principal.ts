@@ -30,6 +30,13 @@ export interface SearchTokenClaims {
 const HMAC_ALGORITHMS: Algorithm[] = ['HS256']
 const PUBLIC_KEY_ALGORITHMS: Algorithm[] = ['RS256', 'ES256']
 
+/**
+ * The longest user name a search token may carry. The name becomes a visitor id for protocols
+ * that have no other (Workplace), and visitor ids are indexed: a token with a longer name —
+ * whoever signed it — is refused rather than stored as an event the database cannot index.
+ */
+export const TOKEN_USER_NAME_MAX = 255
+
 /** A search token grants logging for its own org and user, nothing more. */
 const SEARCH_TOKEN_PRIVILEGES: ReadonlySet<Privilege> = new Set(['analytics:push'])
 
@@ -69,10 +76,14 @@ export class Authenticator {
     return { orgId: key.orgId, kind: 'api-key', keyId: key.keyId, privileges: new Set(key.privileges), claims: {} }
   }
 
-  async signSearchToken(orgId: string, claims: SearchTokenClaims, validForSeconds: number): Promise<string> {
+  /**
+   * Mint a search token. `issuerKeyId` (the key that asked for it) is kept in the token, so that
+   * revoking that key ends its tokens too, within the key cache's lifetime.
+   */
+  async signSearchToken(orgId: string, claims: SearchTokenClaims, validForSeconds: number, issuerKeyId?: string): Promise<string> {
     const org = await this.keys.getOrg(orgId)
     if (!org) throw new AuthError('Forbidden', `Unknown organization ${orgId}`)
-    const payload = { ...claims, organization: orgId, v8: true, roles: ['queryExecutor'] }
+    const payload = { ...claims, organization: orgId, v8: true, roles: ['queryExecutor'], ...(issuerKeyId ? { issuerKeyId } : {}) }
     // @fastify/jwt reads a numeric expiresIn as seconds.
     return this.jwt.sign(payload, { key: org.jwtSecret, algorithm: 'HS256', expiresIn: validForSeconds })
   }
@@ -124,9 +135,17 @@ export class Authenticator {
       }
     }
     if (!payload) throw new AuthError('InvalidToken', expired ? 'The access token has expired' : 'The access token is not valid')
+    if (payload.issuerKeyId !== undefined) {
+      if (typeof payload.issuerKeyId !== 'string' || !(await this.keys.isKeyActive(payload.issuerKeyId))) {
+        throw new AuthError('InvalidToken', 'The access token was issued by a key that has been revoked')
+      }
+    }
 
     const userIds = Array.isArray(payload.userIds) ? (payload.userIds as Array<{ name?: unknown }>) : []
     const firstUser = userIds.find((u) => typeof u?.name === 'string')
+    if (firstUser && (firstUser.name as string).length > TOKEN_USER_NAME_MAX) {
+      throw new AuthError('InvalidToken', `The access token's user name is longer than ${TOKEN_USER_NAME_MAX} characters`)
+    }
     return {
       orgId,
       kind: 'search-token',

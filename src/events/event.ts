@@ -58,6 +58,11 @@ export interface TrackedEvent {
   customData?: Record<string, unknown> | null
   /** Everything else the client sent, so nothing is lost. */
   extra?: Record<string, unknown> | null
+  /**
+   * The client's idempotency key, scoped by the adapter (e.g. `workplace:<key>`): the writer
+   * stores at most one event per (org, key), whichever instance receives the retries.
+   */
+  idempotencyKey?: string | null
 }
 
 /** The fields an adapter fills; identity and receipt time are assigned here. */
@@ -152,5 +157,6 @@ export function newEvent(input: EventInput, clock: Clock = systemClock): Tracked
     clientIp: input.clientIp ?? null,
     customData: input.customData ?? null,
     extra: input.extra ?? null,
+    idempotencyKey: input.idempotencyKey ?? null,
   }
 }

@@ -1,58 +1,25 @@
 import { hash } from 'node:crypto'
-import { isUtf8 } from 'node:buffer'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyRateLimit from '@fastify/rate-limit'
-import { HttpError } from '../errors.js'
-
-export class JsonTooDeepError extends HttpError {
-  constructor(maxDepth: number) {
-    super(400, 'JsonTooDeep', `The request body nests objects or arrays deeper than ${maxDepth} levels`)
-  }
-}
-
-export class InvalidEncodingError extends HttpError {
-  constructor() {
-    super(400, 'InvalidEncoding', 'The request body is not valid UTF-8')
-  }
-}
+import { Transform, type Readable } from 'node:stream'
+import { LRUCache } from 'lru-cache'
+import { HttpError, isCredentialFailure } from '../errors.js'
+import { parseJsonBytes } from './json.js'
 
 /**
- * Deepest nesting of objects and arrays in a JSON text, counted without parsing it, so a hostile
- * body ({"a":[[[[…) is refused before a recursive parse or a deep walk of the result.
- * Stops counting as soon as `limit` is exceeded.
+ * The root's application/json parser: bytes through the one JSON path (http/json.ts). An empty
+ * body is no body for methods that carry none (coveo.analytics sends `DELETE …/visit` with a JSON
+ * content type and nothing after it); a POST without a body is invalid JSON.
  */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true
-    } else if (c === 0x7d || c === 0x5d) depth--
-  }
-  return false
-}
-
-// Fastify's own JSON parser (secure-json-parse: __proto__ and constructor.prototype refused).
-type JsonParser = (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void
-
-/**
- * Parse a JSON body given as bytes: refuse invalid UTF-8 (rather than silently turning it into
- * U+FFFD) and excessive nesting, then parse with Fastify's safe parser. Protocols that accept JSON
- * under another content type (text/plain beacons, form fields) should use it too.
- */
-export function jsonBodyParser(app: FastifyInstance, maxDepth: number) {
-  const parse = app.getDefaultJsonParser('error', 'error') as unknown as JsonParser
+export function jsonBodyParser(maxDepth: number) {
   return (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    if (!isUtf8(body)) return done(new InvalidEncodingError())
-    const text = body.toString('utf8')
-    if (jsonDepthExceeds(text, maxDepth)) return done(new JsonTooDeepError(maxDepth))
-    parse(request, text, done)
+    if (body.length === 0 && request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH') return done(null, undefined)
+    try {
+      done(null, parseJsonBytes(body, maxDepth))
+    } catch (err) {
+      done(err as Error)
+    }
   }
 }
 
@@ -70,14 +37,73 @@ function credentialOf(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Root-level request limits, applied to every protocol (each renders the errors in its shape):
- * the JSON body parser above and a per-credential rate limit (per client IP without one).
- * The body size limit (413) is the server's bodyLimit.
+ * Largest body a request without credentials in its headers or query may send (the sendBeacon
+ * forms that carry their token in the body: a browser caps a beacon at 64 KiB too). A request
+ * with credentials there has them checked before its body is read, so only callers that proved
+ * who they are can make the service hold a large body.
  */
-export const limitsPlugin = fp<{ jsonMaxDepth: number; ratePerMinute: number }>(
-  async (app, { jsonMaxDepth, ratePerMinute }) => {
+export const ANONYMOUS_BODY_LIMIT_BYTES = 64 * 1024
+
+class BodyTooLargeError extends HttpError {
+  constructor(limit: number) {
+    super(413, 'PayloadTooLarge', `The request body is too large: at most ${limit} bytes without credentials in the Authorization header or the access_token parameter`)
+  }
+}
+
+/** A pass-through that fails once more than `limit` bytes went through it. */
+function capped(payload: Readable, limit: number): Readable {
+  let received = 0
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length
+      if (received > limit) {
+        payload.unpipe(out)
+        callback(new BodyTooLargeError(limit))
+      } else callback(null, chunk)
+    },
+  })
+  payload.on('error', (err) => out.destroy(err))
+  return payload.pipe(out)
+}
+
+export interface LimitsOptions {
+  jsonMaxDepth: number
+  ratePerMinute: number
+  /** Refused credentials per client address per minute before it gets 429; 0 = off. */
+  authFailuresPerMinute: number
+}
+
+/**
+ * Root-level request limits, applied to every protocol (each renders the errors in its shape):
+ * the JSON body parser above, a per-credential rate limit (per client IP without one), a limit
+ * on refused credentials per client address, and a small body limit for requests that carry no
+ * credentials before their body. The overall body size limit (413) is the server's bodyLimit.
+ */
+export const limitsPlugin = fp<LimitsOptions>(
+  async (app, { jsonMaxDepth, ratePerMinute, authFailuresPerMinute }) => {
     app.removeContentTypeParser('application/json')
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(app, jsonMaxDepth))
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(jsonMaxDepth))
+
+    // Guessing keys or replaying junk tokens costs a lookup each: past the budget, an address is
+    // refused before any, for the rest of its minute. Bounded: the least recent addresses go first.
+    const refusals = new LRUCache<string, number>({ max: 100_000, ttl: 60_000 })
+    if (authFailuresPerMinute > 0) {
+      app.addHook('onRequest', (request, _reply, done) => {
+        if ((refusals.get(request.ip) ?? 0) < authFailuresPerMinute || OPS_ROUTES.has(request.url.split('?')[0]!)) return done()
+        const seconds = String(Math.max(1, Math.ceil(refusals.getRemainingTTL(request.ip) / 1000)))
+        done(new HttpError(429, 'TooManyRequests', `Too many refused credentials from this address; retry in ${seconds} s`, { 'retry-after': seconds }))
+      })
+      app.addHook('onError', (request, _reply, error, done) => {
+        if (isCredentialFailure(error)) refusals.set(request.ip, (refusals.get(request.ip) ?? 0) + 1, { noUpdateTTL: true })
+        done()
+      })
+    }
+
+    app.addHook('preParsing', (request, _reply, payload, done) => {
+      if (credentialOf(request) !== undefined) return done(null, payload)
+      if (Number(request.headers['content-length']) > ANONYMOUS_BODY_LIMIT_BYTES) return done(new BodyTooLargeError(ANONYMOUS_BODY_LIMIT_BYTES))
+      done(null, capped(payload, ANONYMOUS_BODY_LIMIT_BYTES))
+    })
 
     // Registered even when the global limit is off (0), so routes can still set their own
     // (`config.rateLimit`, e.g. Inbenta's credential exchange).

@@ -10,7 +10,7 @@ export class Metrics {
 
   readonly eventsAccepted = new client.Counter({
     name: 'searchtrack_events_accepted_total',
-    help: 'Events committed and acknowledged, by protocol and type',
+    help: 'Events acknowledged (committed, or spooled while the database is unreachable), by protocol and type; retries recognised by their idempotency key count as duplicates instead',
     labelNames: ['protocol', 'type'] as const,
     registers: [this.registry],
   })
@@ -38,7 +38,20 @@ export class Metrics {
 
   readonly duplicates = new client.Counter({
     name: 'searchtrack_events_duplicate_total',
-    help: 'Events whose event_id was already stored (retries, replays)',
+    help: 'Events not stored again because they already were: retries with a taken idempotency key, replays of stored events',
+    registers: [this.registry],
+  })
+
+  readonly refusedByDatabase = new client.Counter({
+    name: 'searchtrack_requests_refused_by_database_total',
+    help: 'Requests whose events the database refused for their data (found by splitting their batch; answered 400)',
+    registers: [this.registry],
+  })
+
+  readonly quarantined = new client.Counter({
+    name: 'searchtrack_events_quarantined_total',
+    help: 'Acknowledged events the database refused at replay, set aside in the quarantine (table, or file when the table refused them too)',
+    labelNames: ['store'] as const,
     registers: [this.registry],
   })
 
@@ -89,9 +102,8 @@ export class Metrics {
     }
   }
 
-  observeBatch(events: number, seconds: number, duplicates: number): void {
+  observeBatch(events: number, seconds: number): void {
     this.batchSize.observe(events)
     this.commitSeconds.observe(seconds)
-    if (duplicates > 0) this.duplicates.inc(duplicates)
   }
 }

@@ -13,6 +13,7 @@ const Readiness = Type.Object({
     maxBytes: Type.Integer(),
     segments: Type.Integer(),
     full: Type.Boolean(),
+    failing: Type.Boolean(),
   }),
 })
 
@@ -29,9 +30,10 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const spool = app.writer.spoolStatus
     // Spooling (database down, or its backlog still replaying) still acknowledges events safely, so
     // the instance stays in rotation (200 "degraded"): taking every instance out during a database
-    // outage would lose the events the spool exists to keep. Only a full spool is 503.
+    // outage would lose the events the spool exists to keep. A spool that is full, or cannot
+    // write (disk full, read-only), acknowledges nothing: 503.
     const spoolActive = spool.state === 'spooling' || spool.state === 'replaying'
-    const spoolHasRoom = spool.state !== 'off' && !spool.full
+    const spoolHasRoom = spool.state !== 'off' && !spool.full && !spool.failing
     const status =
       writer === 'failing' ? 'unavailable'
       : database === 'up' && !spoolActive ? 'ready'

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { classifyError } from '../errors.js'
 import { coveoProtocol, renderCoveoError } from './coveo/index.js'
 import { renderWorkplaceError, workplaceProtocol } from './workplace/index.js'
 import { inbentaProtocol, renderInbentaError } from './inbenta/index.js'
@@ -14,12 +15,16 @@ export async function registerProtocols(app: FastifyInstance): Promise<void> {
 }
 
 /**
- * Errors raised before a request reaches any route (a malformed or oversized path) are answered
- * in the shape of the protocol whose paths it is under; Coveo's `{message, type}` is also the
- * service's own shape elsewhere.
+ * Errors raised outside a protocol's own error handler — before a request reaches any route (a
+ * malformed or oversized path), or on a route of the root (CORS preflights) — are answered in
+ * the shape of the protocol whose paths it is under; elsewhere in `{message, type}`, the
+ * service's own shape (Coveo's too).
  */
 export function renderUnroutedError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   if (request.url.startsWith('/api/ws/')) return renderWorkplaceError(err, request, reply)
   if (request.url.startsWith('/v1/')) return renderInbentaError(err, request, reply)
-  return renderCoveoError(err, request, reply)
+  if (/^\/(rest\/|v15\/|[^/?]*\/v15\/)/.test(request.url)) return renderCoveoError(err, request, reply)
+  const e = classifyError(err)
+  if (e.internal) request.log.error({ err }, 'request failed')
+  return reply.code(e.statusCode).headers(e.headers).send({ message: e.message, type: e.code })
 }

@@ -1,4 +1,5 @@
 import type { TrackedEvent } from '../events/event.js'
+import { EventValueError } from '../errors.js'
 
 type Read = (event: TrackedEvent) => unknown
 
@@ -77,6 +78,49 @@ export class ColumnValueError extends Error {
   readonly code = '22P02'
 }
 
+/*
+ * Limits of what the database can store, checked for every event before it is queued, so that a
+ * value the database would refuse is answered 400 for its own request and never fails a batch of
+ * others (or, acknowledged during an outage, jams the spool's replay). Protocol adapters check
+ * their fields first with their own messages; this is the line no event crosses.
+ *
+ * Text columns take any length (TOAST), except those in an index: a B-tree entry must fit in a
+ * third of a page (2704 bytes), so a visitor id gets a budget well under that, beside org_id.
+ */
+export const VISITOR_ID_MAX_BYTES = 1024
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const IDEMPOTENCY_KEY_MAX_BYTES = 512
+const ORG_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/
+const INT4: readonly [number, number] = [-(2 ** 31), 2 ** 31 - 1]
+const INT2: readonly [number, number] = [-(2 ** 15), 2 ** 15 - 1]
+
+function inRange(value: number | null | undefined, [min, max]: readonly [number, number]): boolean {
+  return value === null || value === undefined || (Number.isInteger(value) && value >= min && value <= max)
+}
+
+function fitsBytes(value: string | null | undefined, max: number): boolean {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most values are decided without encoding them.
+  return value === null || value === undefined || value.length * 3 <= max || Buffer.byteLength(value) <= max
+}
+
+/** Throws EventValueError naming the first value of `event` that cannot be stored. */
+export function checkEvent(event: TrackedEvent): void {
+  const problem =
+    typeof event.orgId !== 'string' || !ORG_ID.test(event.orgId) ? 'the organization id is not valid'
+    : typeof event.eventId !== 'string' || !UUID.test(event.eventId) ? 'the event id is not a UUID'
+    : !(event.receivedAt instanceof Date) || !Number.isFinite(event.receivedAt.getTime()) ? 'the receipt time is not a valid time'
+    : event.visitId !== null && event.visitId !== undefined && !UUID.test(event.visitId) ? 'the visit id is not a UUID'
+    : !fitsBytes(event.visitorId, VISITOR_ID_MAX_BYTES) ? `the visitor id is longer than ${VISITOR_ID_MAX_BYTES} bytes`
+    : !fitsBytes(event.idempotencyKey, IDEMPOTENCY_KEY_MAX_BYTES) ? `the idempotency key is longer than ${IDEMPOTENCY_KEY_MAX_BYTES} bytes`
+    : !inRange(event.documentPosition, INT4) ? `the document position ${event.documentPosition} is not an integer from 1 to ${INT4[1]}`
+    : !inRange(event.numberOfResults, INT4) ? `the number of results ${event.numberOfResults} is not an integer from 0 to ${INT4[1]}`
+    : !inRange(event.responseTimeMs, INT4) ? `the response time ${event.responseTimeMs} is not an integer from 0 to ${INT4[1]}`
+    : !inRange(event.outcome, INT2) ? `the outcome ${event.outcome} is out of range`
+    : !inRange(event.feedbackScore, INT2) ? `the feedback score ${event.feedbackScore} is out of range`
+    : null
+  if (problem) throw new EventValueError(`This event cannot be stored: ${problem}`)
+}
+
 /** A growable buffer for PostgreSQL's binary wire format (big-endian). */
 class Output {
   buf: Buffer
@@ -117,7 +161,6 @@ interface ElementType {
 }
 
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1)
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 function hexDigit(code: number): number {
   return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57
@@ -231,6 +274,26 @@ export function toColumns(events: readonly TrackedEvent[]): Array<Buffer | null>
     spans.push([start, out.at])
   }
   return spans.map((span) => (span ? out.buf.subarray(span[0], span[1]) : null))
+}
+
+/**
+ * One more text column in the same binary array form, for values that travel with the batch but
+ * are not `events` columns (the idempotency keys); null when every value is null.
+ */
+export function toTextArray(values: ReadonlyArray<string | null | undefined>): Buffer | null {
+  if (values.every((v) => v === null || v === undefined)) return null
+  const out = new Output(64 + values.length * 64)
+  out.int32(1)
+  out.int32(values.includes(null) || values.includes(undefined) ? 1 : 0)
+  out.int32(ELEMENT_TYPES.text!.oid)
+  out.int32(values.length)
+  out.int32(1)
+  for (const value of values) {
+    const stored = text(value)
+    if (stored === null) out.int32(-1)
+    else out.utf8(stored)
+  }
+  return out.buf.subarray(0, out.at)
 }
 
 // JSON.stringify escapes NUL and lone surrogates as \u0000 / \udXXX (a real pair is written as

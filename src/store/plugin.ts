@@ -6,7 +6,9 @@ import { systemClock, type Clock } from '../events/event.js'
 import { Metrics } from '../ops/metrics.js'
 import { EventWriter } from './writer.js'
 import { Spool } from './spool.js'
+import { Quarantine } from './quarantine.js'
 import { ensurePartitions } from './partitions.js'
+import { expireIdempotencyKeys } from './idempotency.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,9 +36,14 @@ export const storePlugin = fp<StoreOptions>(
   async (app, { config, databaseUrl, clock = systemClock }) => {
     const log = app.log.child({ component: 'store' })
     const db = new pg.Pool({ connectionString: databaseUrl, max: config.PG_POOL_MAX, connectionTimeoutMillis: 5000 })
+    // The writer's own connections: one per concurrent batch, one for the spool's replay. It never
+    // waits for a client, so a connect timeout there means the database cannot be reached — never
+    // that requests saturate the shared pool (which would start spooling with the database up).
+    const writerPool = new pg.Pool({ connectionString: databaseUrl, max: config.WRITER_CONCURRENCY + 1, connectionTimeoutMillis: 5000 })
     // An idle client that loses its connection (database restart) emits 'error'; without a
     // listener that would crash the process. The pool replaces the client on next use.
     db.on('error', (err) => log.warn({ err }, 'idle database connection lost'))
+    writerPool.on('error', (err) => log.warn({ err }, 'idle database connection of the writer lost'))
 
     const metrics = new Metrics()
     const spool = await Spool.open({
@@ -45,7 +52,8 @@ export const storePlugin = fp<StoreOptions>(
       segmentBytes: config.SPOOL_SEGMENT_BYTES,
       log: app.log.child({ component: 'spool' }),
     })
-    const writer = new EventWriter(db, {
+    const quarantine = new Quarantine(writerPool, path.join(config.DATA_DIR, 'quarantine'), app.log.child({ component: 'quarantine' }), metrics)
+    const writer = new EventWriter(writerPool, {
       windowMs: config.BATCH_WINDOW_MS,
       maxBatchEvents: config.BATCH_MAX_EVENTS,
       concurrency: config.WRITER_CONCURRENCY,
@@ -54,6 +62,7 @@ export const storePlugin = fp<StoreOptions>(
       metrics,
       maxQueuedEvents: config.MAX_QUEUED_EVENTS,
       spool,
+      quarantine,
       spoolRetryMs: config.SPOOL_RETRY_MS,
     })
 
@@ -62,22 +71,24 @@ export const storePlugin = fp<StoreOptions>(
     app.decorate('metrics', metrics)
     app.decorate('clock', clock)
 
-    // Partitions for this month and the next two, then once a day; a failure here is logged,
-    // never fatal (the default partition takes the rows).
-    const keepPartitions = () =>
-      ensurePartitions(db, clock(), 2, log).catch((err: unknown) => log.warn({ err }, 'partition upkeep failed'))
+    // Partitions for this month and the next two, then once a day, with old idempotency keys
+    // forgotten; a failure here is logged, never fatal (the default partition takes the rows).
+    const upkeep = async () => {
+      await ensurePartitions(db, clock(), 2, log).catch((err: unknown) => log.warn({ err }, 'partition upkeep failed'))
+      await expireIdempotencyKeys(db, clock()).catch((err: unknown) => log.warn({ err }, 'idempotency key upkeep failed'))
+    }
     app.addHook('onReady', async () => {
-      await keepPartitions()
+      await upkeep()
       // A spool left by a previous run (a crash, an outage at shutdown) goes to the database now.
       writer.startReplay()
     })
-    const timer = setInterval(keepPartitions, DAY_MS).unref()
+    const timer = setInterval(() => void upkeep(), DAY_MS).unref()
 
     app.addHook('onClose', async () => {
       clearInterval(timer)
       await writer.close()
       await spool.close()
-      await db.end()
+      await Promise.all([db.end(), writerPool.end()])
     })
   },
   { name: 'store' },

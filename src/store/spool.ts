@@ -1,8 +1,11 @@
-import { mkdir, open, readdir, readFile, rm, stat, writeFile, appendFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises'
 import { crc32 } from 'node:zlib'
+import { hostname } from 'node:os'
 import path from 'node:path'
+import { tryLock } from 'fs-native-extensions'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { TrackedEvent } from '../events/event.js'
+import { HttpError } from '../errors.js'
 
 export interface SpoolOptions {
   dir: string
@@ -14,10 +17,19 @@ export interface SpoolOptions {
 }
 
 /** The spool has no room left: the request must be refused (503) rather than acknowledged. */
-export class SpoolFullError extends Error {
+export class SpoolFullError extends HttpError {
   override name = 'SpoolFullError'
   constructor() {
-    super('the outage spool is full')
+    super(503, 'StorageUnavailable', 'Events cannot be stored right now; retry later', { 'retry-after': '30' })
+  }
+}
+
+/** The spool could not write a record (disk full, read-only, I/O error): refused, never acknowledged. */
+export class SpoolWriteError extends HttpError {
+  override name = 'SpoolWriteError'
+  constructor(cause: unknown) {
+    super(503, 'StorageUnavailable', 'Events cannot be stored right now; retry later', { 'retry-after': '30' })
+    this.cause = cause
   }
 }
 
@@ -27,6 +39,7 @@ export class SpoolLockedError extends Error {
 
 export interface Segment {
   file: string
+  /** Bytes of whole records: a failed write past them is never read. */
   bytes: number
 }
 
@@ -36,32 +49,36 @@ interface QueuedRecord {
   reject: (err: Error) => void
 }
 
+interface ActiveSegment {
+  file: string
+  handle: FileHandle
+  bytes: number
+}
+
 const SEGMENT = /^segment-(\d{12})\.log$/
 const segmentName = (seq: number) => `segment-${String(seq).padStart(12, '0')}.log`
 
-// One process owns a spool directory at a time. Spools opened by this process are known here;
-// two apps in one process would interleave segments.
+// Spools opened by this process, for a clearer message than the lock's own refusal.
 const openedHere = new Set<string>()
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /**
  * Durable local spool for events that could not reach the database. Append-only segment files of
- * one line per batch, `<crc32 hex> <json>\n`; an append resolves only after fdatasync, so an
- * acknowledged event survives kill -9 and power loss. Concurrent appends share one write and one
- * sync (group commit, as the database writer does). A torn last line (a crash mid-write, never
- * acknowledged) fails its checksum and is skipped at replay.
+ * one line per batch, `<crc32 hex> <json>\n`; an append resolves only once its whole record is
+ * written and fdatasync'ed, so an acknowledged event survives kill -9 and power loss. Concurrent
+ * appends share one write and one sync (group commit, as the database writer does).
+ *
+ * A write that fails (ENOSPC, EROFS, EIO…) or comes up short rejects every append of its group:
+ * the file is cut back to its last whole record and the segment closed, so nothing is appended
+ * after a torn record and nothing unacknowledged is replayed. A torn last line left by a crash
+ * mid-write (never acknowledged) fails its checksum and is skipped at replay.
+ *
+ * One process owns a spool directory: an exclusive OFD lock (fcntl) on `LOCK`, which the kernel
+ * releases when the process dies. It holds across PID namespaces (containers sharing a volume,
+ * each process PID 1) and, on NFS, across hosts; a second instance refuses to start.
  */
 export class Spool {
   private sealed: Segment[] = []
-  private active: { file: string; handle: FileHandle; bytes: number } | undefined
+  private active: ActiveSegment | undefined
   private nextSeq = 1
   private queue: QueuedRecord[] = []
   private queuedBytes = 0
@@ -69,22 +86,30 @@ export class Spool {
   private closed = false
   private appendsInFlight = 0
   private idleWaiters: Array<() => void> = []
+  private lock: FileHandle | undefined
   /** An append was refused for want of room, and no replay has freed any since. */
   full = false
+  /** The last write failed (disk full, read-only, I/O): appends are being refused. */
+  failing = false
 
   private constructor(private readonly options: SpoolOptions) {}
 
   static async open(options: SpoolOptions): Promise<Spool> {
     await mkdir(options.dir, { recursive: true })
     const spool = new Spool(options)
-    await spool.lock()
-    const names = (await readdir(options.dir)).filter((n) => SEGMENT.test(n)).sort()
-    for (const name of names) {
-      const file = path.join(options.dir, name)
-      const { size } = await stat(file)
-      if (size === 0) await rm(file, { force: true })
-      else spool.sealed.push({ file, bytes: size })
-      spool.nextSeq = Math.max(spool.nextSeq, Number(SEGMENT.exec(name)![1]) + 1)
+    await spool.takeLock()
+    try {
+      const names = (await readdir(options.dir)).filter((n) => SEGMENT.test(n)).sort()
+      for (const name of names) {
+        const file = path.join(options.dir, name)
+        const { size } = await stat(file)
+        if (size === 0) await rm(file, { force: true })
+        else spool.sealed.push({ file, bytes: size })
+        spool.nextSeq = Math.max(spool.nextSeq, Number(SEGMENT.exec(name)![1]) + 1)
+      }
+    } catch (err) {
+      await spool.releaseLock()
+      throw err
     }
     if (spool.sealed.length > 0) {
       options.log.warn({ segments: spool.sealed.length, bytes: spool.bytes }, 'spool holds events from a previous run; replaying')
@@ -92,26 +117,30 @@ export class Spool {
     return spool
   }
 
-  private get lockFile(): string {
-    return path.join(this.options.dir, 'LOCK')
-  }
-
-  private async lock(): Promise<void> {
+  private async takeLock(): Promise<void> {
     const dir = path.resolve(this.options.dir)
     if (openedHere.has(dir)) throw new SpoolLockedError(`spool directory ${dir} is already open in this process`)
-    try {
-      await writeFile(this.lockFile, String(process.pid), { flag: 'wx' })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number((await readFile(this.lockFile, 'utf8').catch(() => '')).trim())
-      // Our own pid in the file is a previous process's (a container restarted after a crash
-      // runs as PID 1 again): the spool is ours, as is one whose owner has died (kill -9).
-      if (owner > 0 && owner !== process.pid && pidAlive(owner)) {
-        throw new SpoolLockedError(`spool directory ${dir} is in use by process ${owner}; give each instance its own DATA_DIR`)
-      }
-      await writeFile(this.lockFile, String(process.pid))
+    const handle = await open(path.join(dir, 'LOCK'), 'a+')
+    if (!tryLock(handle.fd)) {
+      const owner = (await handle.readFile('utf8').catch(() => '')).trim()
+      await handle.close()
+      throw new SpoolLockedError(
+        `spool directory ${dir} is in use by another instance${owner ? ` (${owner})` : ''}; give each instance its own DATA_DIR`,
+      )
     }
+    // Who holds it, for the message above; the lock itself is the kernel's, not this text.
+    await handle.truncate(0)
+    await handle.write(`pid ${process.pid} on ${hostname()} since ${new Date().toISOString()}\n`, 0)
+    this.lock = handle
     openedHere.add(dir)
+  }
+
+  private async releaseLock(): Promise<void> {
+    // The file stays: removing it would let a waiting opener lock an unlinked inode while a third
+    // process locks a new file of the same name.
+    await this.lock?.close()
+    this.lock = undefined
+    openedHere.delete(path.resolve(this.options.dir))
   }
 
   /** Bytes held: written and not yet replayed, plus records waiting to be written. */
@@ -144,9 +173,8 @@ export class Spool {
 
   /** Durably append one batch; resolves after it is on disk. */
   append(events: TrackedEvent[]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('the spool is closed'))
-    const json = JSON.stringify(events)
-    const body = Buffer.from(json, 'utf8')
+    if (this.closed) return Promise.reject(new SpoolWriteError(new Error('the spool is closed')))
+    const body = Buffer.from(JSON.stringify(events), 'utf8')
     const line = Buffer.concat([Buffer.from(`${crc32(body).toString(16).padStart(8, '0')} `), body, Buffer.from('\n')])
     if (this.bytes + line.length > this.options.maxBytes) {
       this.full = true
@@ -167,17 +195,16 @@ export class Spool {
       while (this.queue.length > 0) {
         const group = this.queue.splice(0)
         const data = Buffer.concat(group.map((r) => r.line))
+        this.queuedBytes -= data.length
         try {
-          const active = await this.activeSegment(data.length)
-          await active.handle.write(data)
-          await active.handle.datasync()
-          active.bytes += data.length
-          this.queuedBytes -= data.length
+          await this.writeWhole(data)
+          this.failing = false
           group.forEach((r) => r.resolve())
         } catch (err) {
-          this.queuedBytes -= data.length
-          this.options.log.error({ err }, 'spool write failed')
-          group.forEach((r) => r.reject(err as Error))
+          this.failing = true
+          this.options.log.error({ err }, 'spool write failed: refusing events until a write succeeds')
+          const refused = new SpoolWriteError(err)
+          group.forEach((r) => r.reject(refused))
         }
       }
     } finally {
@@ -185,14 +212,43 @@ export class Spool {
     }
   }
 
-  private async activeSegment(incoming: number) {
+  /**
+   * Write `data` at the end of the active segment and sync it. A short write is continued (a
+   * write may legally store fewer bytes than asked); any error cuts the file back to its last
+   * whole record and closes the segment, so the next append starts a fresh one.
+   */
+  private async writeWhole(data: Buffer): Promise<void> {
+    const active = await this.activeSegment(data.length)
+    try {
+      let written = 0
+      while (written < data.length) {
+        const { bytesWritten } = await active.handle.write(data, written, data.length - written, active.bytes + written)
+        if (bytesWritten === 0) throw new Error('the spool file accepted no bytes')
+        written += bytesWritten
+      }
+      await active.handle.datasync()
+      active.bytes += data.length
+    } catch (err) {
+      await active.handle.truncate(active.bytes).catch(() => {})
+      await this.closeActive().catch(() => {})
+      throw err
+    }
+  }
+
+  private async activeSegment(incoming: number): Promise<ActiveSegment> {
     if (this.active && this.active.bytes > 0 && this.active.bytes + incoming > this.options.segmentBytes) await this.closeActive()
     if (!this.active) {
       const file = path.join(this.options.dir, segmentName(this.nextSeq++))
-      const handle = await open(file, 'a')
-      // The new file's directory entry must be durable too, or a crash could lose the whole file.
-      const dir = await open(this.options.dir, 'r')
-      await dir.sync().finally(() => dir.close())
+      const handle = await open(file, 'w')
+      try {
+        // The new file's directory entry must be durable too, or a crash could lose the whole file.
+        const dir = await open(this.options.dir, 'r')
+        await dir.sync().finally(() => dir.close())
+      } catch (err) {
+        await handle.close().catch(() => {})
+        await rm(file, { force: true }).catch(() => {})
+        throw err
+      }
       this.active = { file, handle, bytes: 0 }
     }
     return this.active
@@ -221,7 +277,21 @@ export class Spool {
 
   /** The batches of a segment, in order; a record whose checksum fails (a torn tail) is skipped. */
   async read(segment: Segment): Promise<TrackedEvent[][]> {
-    const text = await readFile(segment.file, 'utf8')
+    const handle = await open(segment.file, 'r')
+    let text: string
+    try {
+      // Only the bytes known to hold whole records (a failed write past them was cut, or is junk).
+      const buffer = Buffer.alloc(segment.bytes)
+      let read = 0
+      while (read < segment.bytes) {
+        const { bytesRead } = await handle.read(buffer, read, segment.bytes - read, read)
+        if (bytesRead === 0) break
+        read += bytesRead
+      }
+      text = buffer.subarray(0, read).toString('utf8')
+    } finally {
+      await handle.close()
+    }
     const batches: TrackedEvent[][] = []
     const lines = text.split('\n')
     lines.forEach((line, i) => {
@@ -245,16 +315,10 @@ export class Spool {
     this.full = false
   }
 
-  /** Keep an event the database refuses even alone, with the reason, out of the replay path. */
-  async reject(event: TrackedEvent, reason: string): Promise<void> {
-    await appendFile(path.join(this.options.dir, 'rejected.ndjson'), JSON.stringify({ reason, event }) + '\n')
-  }
-
   async close(): Promise<void> {
     this.closed = true
     while (this.writing) await this.writing
     await this.closeActive()
-    await rm(this.lockFile, { force: true })
-    openedHere.delete(path.resolve(this.options.dir))
+    await this.releaseLock()
   }
 }

@@ -2,17 +2,19 @@ import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { TrackedEvent } from '../events/event.js'
-import { EVENT_COLUMNS, EVENT_COLUMN_TYPES, toColumns } from './event-rows.js'
+import { HttpError } from '../errors.js'
+import { EVENT_COLUMNS, EVENT_COLUMN_TYPES, checkEvent, toColumns, toTextArray } from './event-rows.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { Spool, Segment } from './spool.js'
-import { isDatabaseUnavailable, isBadData, sqlState } from './failures.js'
+import type { Quarantine } from './quarantine.js'
+import { isDatabaseUnavailable, isDataError, sqlState } from './failures.js'
 
 export interface WriterOptions {
   /** How long the first request of a batch waits for others to join it. */
   windowMs: number
   /** A batch is flushed as soon as it holds this many events (a single request is never split). */
   maxBatchEvents: number
-  /** Batches committing at once (each holds one pool connection). */
+  /** Batches committing at once (each holds one connection of the writer's pool). */
   concurrency: number
   /** Inactivity after which a visitor's next event starts a new visit. */
   visitTimeoutMinutes: number
@@ -22,15 +24,35 @@ export interface WriterOptions {
   maxQueuedEvents?: number
   /** Where batches go while the database is unreachable; without one they fail. */
   spool?: Spool
+  /** Where replayed events go that the database refuses for their data. */
+  quarantine?: Quarantine
   /** Pause between database probes while spooling. */
   spoolRetryMs?: number
 }
 
 /** The in-memory queue is full: refuse (503) rather than grow without bound. */
-export class QueueFullError extends Error {
+export class QueueFullError extends HttpError {
   override name = 'QueueFullError'
   constructor() {
-    super('too many events are waiting to be written')
+    super(503, 'Overloaded', 'Too many events are waiting to be written; retry shortly', { 'retry-after': '1' })
+  }
+}
+
+export class WriterClosedError extends HttpError {
+  override name = 'WriterClosedError'
+  constructor() {
+    super(503, 'ShuttingDown', 'The service is restarting; retry shortly', { 'retry-after': '1' })
+  }
+}
+
+/**
+ * The database refused this request's events for their data. Found by splitting the batch, so
+ * only this request is refused; the others of its batch are committed.
+ */
+export class EventRefusedError extends HttpError {
+  override name = 'EventRefusedError'
+  constructor(readonly sqlstate: string | undefined) {
+    super(400, 'InvalidValue', 'A value of this request cannot be stored (out of range or too large); nothing of it was stored')
   }
 }
 
@@ -41,15 +63,10 @@ export interface SpoolStatus {
   bytes: number
   maxBytes: number
   segments: number
-  /** Appends are being refused: events cannot be stored until the database returns. */
+  /** Appends are being refused for want of room: events cannot be stored until the database returns. */
   full: boolean
-}
-
-export class WriterClosedError extends Error {
-  override name = 'WriterClosedError'
-  constructor() {
-    super('the writer is shutting down')
-  }
+  /** The last append failed to write (disk full, read-only, I/O error) and none has succeeded since. */
+  failing: boolean
 }
 
 interface Pending {
@@ -60,29 +77,55 @@ interface Pending {
 
 const UNIQUE_VIOLATION = '23505'
 
-const INSERT_COLUMNS = EVENT_COLUMNS.join(', ')
-const SELECT_COLUMNS = EVENT_COLUMNS.map((c) => (c === 'visit_id' ? 'coalesce(i.visit_id, v.visit_id)' : `i.${c}`)).join(', ')
-const UNNEST_ARGS = EVENT_COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')
-const TIMEOUT_PARAM = `$${EVENT_COLUMNS.length + 1}::interval`
+interface Variant {
+  /** ON CONFLICT DO NOTHING on the events insert (replays, retries). */
+  idempotent: boolean
+  /** The batch carries idempotency keys (one more array parameter). */
+  keyed: boolean
+}
 
 /*
  * One statement per batch, so one transaction and one round trip:
  *  1. the batch's events, one typed array per column, zipped back into rows by unnest;
- *  2. one upsert of the visitors seen in it (events without a preset visit): a visitor whose last
+ *  2. (keyed) each idempotency key claimed in `idempotency_keys`; an event whose key is taken —
+ *     by an earlier attempt, another instance, or an event before it in this batch — is left out.
+ *     Two transactions claiming one key serialize on its primary key: exactly once;
+ *  3. one upsert of the visitors seen in it (events without a preset visit): a visitor whose last
  *     event is older than the timeout gets a new visit id; otherwise the current one is kept. The
  *     database decides, so every instance agrees. Rows are sorted so concurrent batches lock
  *     visitors in the same order and cannot deadlock;
- *  3. the events, with their visit ids; with `idempotent`, ON CONFLICT DO NOTHING, as the event
- *     id is the idempotency key.
+ *  4. the events, with their visit ids; with `idempotent`, ON CONFLICT DO NOTHING, as the event
+ *     id is the idempotency key of a replay.
+ * It answers the visit of each visitor, then one row with the count inserted and the event ids
+ * left out for a taken key.
  */
-function batchStatement(idempotent: boolean): string {
+function batchStatement({ idempotent, keyed }: Variant): string {
+  const args = EVENT_COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`)
+  const columns = [...EVENT_COLUMNS]
+  if (keyed) {
+    args.push(`$${args.length + 1}::text[]`)
+    columns.push('idempotency_key')
+  }
+  const timeout = `$${args.length + 1}::interval`
+  const insertColumns = EVENT_COLUMNS.join(', ')
+  const selectColumns = EVENT_COLUMNS.map((c) => (c === 'visit_id' ? 'coalesce(i.visit_id, v.visit_id)' : `i.${c}`)).join(', ')
+  const source = keyed ? 'fresh' : 'input'
   return `
 WITH input AS (
-  SELECT * FROM unnest(${UNNEST_ARGS}) AS i(${INSERT_COLUMNS})
+  SELECT * FROM unnest(${args.join(', ')}) AS i(${columns.join(', ')})
+),${keyed ? `
+keyed AS (
+  INSERT INTO idempotency_keys AS k (org_id, idempotency_key, event_id, received_at)
+  SELECT org_id, idempotency_key, event_id, received_at FROM input WHERE idempotency_key IS NOT NULL
+  ON CONFLICT DO NOTHING
+  RETURNING k.event_id
 ),
+fresh AS (
+  SELECT * FROM input WHERE idempotency_key IS NULL OR event_id IN (SELECT event_id FROM keyed)
+),` : ''}
 seen AS (
   SELECT org_id, visitor_id, min(received_at) AS first_at, max(received_at) AS last_at
-  FROM input
+  FROM ${source}
   WHERE visitor_id IS NOT NULL AND visit_id IS NULL
   GROUP BY org_id, visitor_id
 ),
@@ -91,38 +134,43 @@ v AS (
   SELECT org_id, visitor_id, gen_random_uuid(), first_at, first_at, last_at
   FROM seen ORDER BY org_id, visitor_id
   ON CONFLICT (org_id, visitor_id) DO UPDATE SET
-    visit_id = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${TIMEOUT_PARAM}
+    visit_id = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${timeout}
                     THEN EXCLUDED.visit_id ELSE cur.visit_id END,
-    visit_started_at = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${TIMEOUT_PARAM}
+    visit_started_at = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${timeout}
                     THEN EXCLUDED.first_seen ELSE cur.visit_started_at END,
     last_seen = GREATEST(cur.last_seen, EXCLUDED.last_seen)
   RETURNING org_id, visitor_id, visit_id
 ),
 ins AS (
-  INSERT INTO events (${INSERT_COLUMNS})
-  SELECT ${SELECT_COLUMNS}
-  FROM input i LEFT JOIN v ON v.org_id = i.org_id AND v.visitor_id = i.visitor_id
+  INSERT INTO events (${insertColumns})
+  SELECT ${selectColumns}
+  FROM ${source} i LEFT JOIN v ON v.org_id = i.org_id AND v.visitor_id = i.visitor_id
   ${idempotent ? 'ON CONFLICT DO NOTHING' : ''}
   RETURNING 1
 )
-SELECT v.org_id, v.visitor_id, v.visit_id::text, (SELECT count(*) FROM ins)::int AS inserted FROM v
+SELECT v.org_id, v.visitor_id, v.visit_id::text, NULL::int AS inserted, NULL::text[] AS duplicates FROM v
 UNION ALL
-SELECT NULL, NULL, NULL, (SELECT count(*) FROM ins)::int WHERE NOT EXISTS (SELECT 1 FROM v)
+SELECT NULL, NULL, NULL, (SELECT count(*) FROM ins)::int,
+  ${keyed ? '(SELECT array_agg(event_id::text) FROM input WHERE idempotency_key IS NOT NULL AND event_id NOT IN (SELECT event_id FROM keyed))' : 'NULL::text[]'}
 `
 }
 
-/** Stores each event once, whatever is already stored: for replays and retries. */
-export const IDEMPOTENT_BATCH_SQL = batchStatement(true)
-
 /*
  * For batches of events stamped at receipt by this process. The primary key is (org_id,
- * event_id, received_at) and the id is a UUID v7 drawn moments ago (a deterministic id, such as
- * Workplace's Idempotency-Key, comes with a new receipt time), so such a batch cannot meet a
- * stored row; skipping the speculative insertion costs 6-8 % less per batch. Should one conflict
- * all the same, the whole statement fails with nothing written, and the batch is retried with
- * IDEMPOTENT_BATCH_SQL.
+ * event_id, received_at) and the id is a UUID v7 drawn moments ago, so such a batch cannot meet
+ * a stored row; skipping the speculative insertion costs 6-8 % less per batch. Should one
+ * conflict all the same, the whole statement fails with nothing written, and the batch is
+ * retried with the idempotent form.
  */
-export const BATCH_SQL = batchStatement(false)
+const STATEMENTS = {
+  fast: { name: 'searchtrack_batch', text: batchStatement({ idempotent: false, keyed: false }) },
+  fastKeyed: { name: 'searchtrack_batch_keyed', text: batchStatement({ idempotent: false, keyed: true }) },
+  idempotent: { name: 'searchtrack_idempotent_batch', text: batchStatement({ idempotent: true, keyed: false }) },
+  idempotentKeyed: { name: 'searchtrack_idempotent_batch_keyed', text: batchStatement({ idempotent: true, keyed: true }) },
+}
+
+/** Stores each event once, whatever is already stored: for replays and retries. */
+export const IDEMPOTENT_BATCH_SQL = STATEMENTS.idempotent.text
 
 /*
  * Replayed events carry the visit ids they were acknowledged with (from the instance's cache of
@@ -141,22 +189,83 @@ ON CONFLICT (org_id, visitor_id) DO UPDATE SET
 WHERE cur.last_seen <= EXCLUDED.last_seen
 `
 
+interface BatchRow {
+  org_id: string | null
+  visitor_id: string | null
+  visit_id: string | null
+  inserted: number | null
+  duplicates: string[] | null
+}
+
+interface BatchResult {
+  rows: BatchRow[]
+  inserted: number
+  /** Events left out because their idempotency key was already taken. */
+  duplicates: ReadonlySet<string>
+}
+
+const NO_DUPLICATES: ReadonlySet<string> = new Set()
+
+function statementFor(events: readonly TrackedEvent[], idempotent: boolean, timeout: string) {
+  const keyed = events.some((e) => e.idempotencyKey)
+  const statement = idempotent ? (keyed ? STATEMENTS.idempotentKeyed : STATEMENTS.idempotent) : keyed ? STATEMENTS.fastKeyed : STATEMENTS.fast
+  const values: unknown[] = toColumns(events)
+  if (keyed) values.push(toTextArray(events.map((e) => e.idempotencyKey)))
+  values.push(timeout)
+  return { ...statement, values }
+}
+
+function toResult(rows: BatchRow[]): BatchResult {
+  const trailer = rows[rows.length - 1]
+  return {
+    rows,
+    inserted: trailer?.inserted ?? 0,
+    duplicates: trailer?.duplicates?.length ? new Set(trailer.duplicates) : NO_DUPLICATES,
+  }
+}
+
+/**
+ * Store events that were acknowledged earlier (a spool replay, a re-driven quarantine): once
+ * each, with the visit ids they were acknowledged with, in one transaction. Throws what the
+ * database throws.
+ */
+export async function commitAcknowledged(pool: pg.Pool, events: readonly TrackedEvent[], visitTimeoutMinutes: number): Promise<BatchResult> {
+  const takeover = new Map<string, { org_id: string; visitor_id: string; visit_id: string; started_at: Date; last_at: Date }>()
+  for (const e of events) {
+    if (e.visitId === null || e.visitorId === null) continue
+    const key = `${e.orgId}\u0000${e.visitorId}`
+    const current = takeover.get(key)
+    if (current && current.visit_id === e.visitId) current.last_at = e.receivedAt
+    else takeover.set(key, { org_id: e.orgId, visitor_id: e.visitorId, visit_id: e.visitId, started_at: e.receivedAt, last_at: e.receivedAt })
+  }
+  const client = await pool.connect()
+  let broken: Error | undefined
+  try {
+    await client.query('BEGIN')
+    const statement = statementFor(events, true, `${visitTimeoutMinutes * 60} seconds`)
+    const result = toResult((await client.query<BatchRow>(statement)).rows)
+    if (takeover.size > 0) await client.query(TAKEOVER_SQL, [JSON.stringify([...takeover.values()])])
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    broken = err as Error
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release(broken && isDatabaseUnavailable(broken) ? broken : undefined)
+  }
+}
+
 /** Visits remembered for outages: enough for the visitors active in the last half hour. */
 const VISIT_CACHE_MAX = 100_000
 
 class ReplayStopped extends Error {}
 
-interface BatchRow {
-  org_id: string | null
-  visitor_id: string | null
-  visit_id: string | null
-  inserted: number
-}
-
 /**
- * Group-commit writer. `write()` resolves only once its events are committed: many concurrent
- * requests share one transaction, so the service is not capped at the disk's fsync rate.
- * A failed batch rejects every request in it.
+ * Group-commit writer. `write()` resolves only once its events are committed (or, while the
+ * database is unreachable, fsynced to the spool): many concurrent requests share one transaction,
+ * so the service is not capped at the disk's fsync rate. A batch the database refuses for its data
+ * is split until the requests at fault are found: only they are refused.
  */
 export class EventWriter {
   private queue: Pending[] = []
@@ -174,6 +283,7 @@ export class EventWriter {
   private wakeReplay: (() => void) | undefined
   private readonly visits = new Map<string, { visitId: string; lastSeen: number }>()
 
+  /** `pool` should be the writer's own: its size is `concurrency` plus one for the replay. */
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: WriterOptions,
@@ -187,21 +297,30 @@ export class EventWriter {
     return this.queuedEvents
   }
 
-  /** False after a failed batch, until a batch commits again or 10 s pass without another failure. */
+  /**
+   * False after a batch or a replay failed for a reason that is neither the data (that request
+   * alone is refused) nor the database being away (the spool takes over), until a batch commits
+   * again or 10 s pass without another failure.
+   */
   get healthy(): boolean {
     return this.lastErrorAt === undefined || Date.now() - this.lastErrorAt > 10_000
   }
 
   get spoolStatus(): SpoolStatus {
     const spool = this.options.spool
-    if (!spool) return { state: 'off', bytes: 0, maxBytes: 0, segments: 0, full: true }
+    if (!spool) return { state: 'off', bytes: 0, maxBytes: 0, segments: 0, full: true, failing: false }
     const state = this.outage ? 'spooling' : spool.hasRecords || this.replaying ? 'replaying' : 'idle'
-    return { state, bytes: spool.bytes, maxBytes: spool.maxBytes, segments: spool.segments, full: spool.full }
+    return { state, bytes: spool.bytes, maxBytes: spool.maxBytes, segments: spool.segments, full: spool.full, failing: spool.failing }
   }
 
   write(events: TrackedEvent[]): Promise<TrackedEvent[]> {
     if (this.closing) return Promise.reject(new WriterClosedError())
     if (events.length === 0) return Promise.resolve(events)
+    try {
+      for (const event of events) checkEvent(event)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     // A single request larger than the bound is still taken when nothing waits, or it never could be.
     const max = this.options.maxQueuedEvents ?? Infinity
     if (this.queuedEvents > 0 && this.queuedEvents + events.length > max) return Promise.reject(new QueueFullError())
@@ -244,7 +363,7 @@ export class EventWriter {
       }
       this.queuedEvents -= size
       this.inflight++
-      void this.flush(batch, size).finally(() => {
+      void this.flush(batch).finally(() => {
         this.inflight--
         // Whatever queued while this batch committed has already waited: send it now.
         if (this.queue.length > 0) this.drain()
@@ -253,51 +372,87 @@ export class EventWriter {
     }
   }
 
-  private async flush(batch: Pending[], size: number): Promise<void> {
-    const events = batch.flatMap((p) => p.events)
-    if (this.outage) return this.spoolBatch(batch, events)
+  /**
+   * Commit a batch. When the database refuses it for its data, commit each half on its own, down
+   * to the one request at fault, which alone is refused: a bad value can neither fail another
+   * tenant's requests nor make the writer look unhealthy.
+   */
+  private async flush(batch: Pending[]): Promise<void> {
+    if (this.outage && this.options.spool) return this.spoolBatch(batch)
+    const events = batch.length === 1 ? batch[0]!.events : batch.flatMap((p) => p.events)
     const started = process.hrtime.bigint()
+    let result: BatchResult
     try {
-      const rows = await this.commit(events)
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      this.lastErrorAt = undefined
-      const inserted = rows[0]?.inserted ?? 0
-      this.options.metrics?.observeBatch(size, seconds, size - inserted)
-      const visits = new Map<string, string>()
-      for (const row of rows) if (row.org_id !== null) visits.set(`${row.org_id}\u0000${row.visitor_id}`, row.visit_id!)
-      for (const event of events) {
-        if (event.visitId === null && event.visitorId !== null) {
-          // Look the visitor up as the database stored it (no NUL, no lone surrogate).
-          event.visitId = visits.get(`${asStored(event.orgId)}\u0000${asStored(event.visitorId)}`) ?? null
-        }
-        this.rememberVisit(event)
-      }
-      for (const pending of batch) pending.resolve(pending.events)
+      result = await this.commit(events)
     } catch (err) {
       if (this.options.spool && isDatabaseUnavailable(err)) {
         if (!this.outage) this.options.log.warn({ err }, 'database unreachable: spooling events until it returns')
         this.outage = true
-        return this.spoolBatch(batch, events)
+        return this.spoolBatch(batch)
+      }
+      if (isDataError(err)) {
+        if (batch.length > 1) {
+          const half = Math.ceil(batch.length / 2)
+          await this.flush(batch.slice(0, half))
+          await this.flush(batch.slice(half))
+          return
+        }
+        const refused = new EventRefusedError(sqlState(err))
+        this.options.log.warn({ err, eventIds: events.slice(0, 10).map((e) => e.eventId), events: events.length }, 'request refused by the database for its data')
+        this.options.metrics?.refusedByDatabase.inc()
+        batch[0]!.reject(refused)
+        return
       }
       this.lastErrorAt = Date.now()
       this.options.metrics?.batchFailures.inc()
-      this.options.log.error({ err, events: size, requests: batch.length }, 'batch failed')
+      this.options.log.error({ err, events: events.length, requests: batch.length }, 'batch failed')
       for (const pending of batch) pending.reject(err as Error)
+      return
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    this.lastErrorAt = undefined
+    this.options.metrics?.observeBatch(events.length, seconds)
+    const visits = new Map<string, string>()
+    for (const row of result.rows) if (row.org_id !== null) visits.set(`${row.org_id}\u0000${row.visitor_id}`, row.visit_id!)
+    for (const event of events) {
+      if (event.visitId === null && event.visitorId !== null) {
+        // Look the visitor up as the database stored it (no NUL, no lone surrogate).
+        event.visitId = visits.get(`${asStored(event.orgId)}\u0000${asStored(event.visitorId)}`) ?? null
+      }
+      this.rememberVisit(event)
+    }
+    this.acknowledge(batch, result.duplicates)
+  }
+
+  private acknowledge(batch: Pending[], duplicates: ReadonlySet<string>): void {
+    const metrics = this.options.metrics
+    for (const pending of batch) {
+      if (metrics) {
+        if (duplicates.size === 0) metrics.countAccepted(pending.events)
+        else {
+          const fresh = pending.events.filter((e) => !duplicates.has(e.eventId))
+          metrics.countAccepted(fresh)
+          metrics.duplicates.inc(pending.events.length - fresh.length)
+        }
+      }
+      pending.resolve(pending.events)
     }
   }
 
   /**
    * Acknowledge a batch from the local spool: visits come from the cache of recent visits (or are
-   * new), so each event keeps the eventId, receivedAt and visitId it is acknowledged with.
+   * new), so each event keeps the eventId, receivedAt and visitId it is acknowledged with. An
+   * event whose idempotency key turns out to be taken is dropped at replay.
    */
-  private async spoolBatch(batch: Pending[], events: TrackedEvent[]): Promise<void> {
+  private async spoolBatch(batch: Pending[]): Promise<void> {
+    const events = batch.flatMap((p) => p.events)
     for (const event of events) {
       if (event.visitId === null && event.visitorId !== null) event.visitId = this.cachedVisit(event)
       this.rememberVisit(event)
     }
     try {
       await this.options.spool!.append(events)
-      for (const pending of batch) pending.resolve(pending.events)
+      this.acknowledge(batch, NO_DUPLICATES)
     } catch (err) {
       for (const pending of batch) pending.reject(err as Error)
     }
@@ -361,7 +516,14 @@ export class EventWriter {
         await spool.remove(segment)
       } catch (err) {
         if (err instanceof ReplayStopped) return
-        this.options.log.warn({ err, file: segment.file }, 'spool replay interrupted; retrying')
+        if (isDatabaseUnavailable(err)) {
+          this.options.log.warn({ err, file: segment.file }, 'spool replay interrupted: the database is unreachable again; retrying')
+        } else {
+          // Neither the data (isolated below) nor the connection: a fault of the database or the
+          // schema that a retry may outlive. The instance reports it until then.
+          this.lastErrorAt = Date.now()
+          this.options.log.error({ err, file: segment.file }, 'spool replay failed; retrying')
+        }
         await this.pause()
       }
     }
@@ -405,18 +567,19 @@ export class EventWriter {
 
   /**
    * Commit replayed events. The database being unreachable again aborts the replay (retried
-   * later); an event it refuses on its own (bad data) is set aside with the reason, found by
-   * halving the chunk, so one bad event cannot hold back the rest forever.
+   * later, idempotently); events it refuses for their data are found by halving the chunk and
+   * quarantined, so one bad event never holds back those behind it.
    */
   private async replayChunk(events: TrackedEvent[]): Promise<void> {
     if (this.closing) throw new ReplayStopped()
     try {
-      await this.commitReplay(events)
+      const result = await commitAcknowledged(this.pool, events, this.options.visitTimeoutMinutes)
+      // Already stored: replayed before (a replay cut short), or a retry whose key was taken.
+      if (result.inserted < events.length) this.options.metrics?.duplicates.inc(events.length - result.inserted)
     } catch (err) {
-      if (!isBadData(err)) throw err
+      if (!isDataError(err) || !this.options.quarantine) throw err
       if (events.length === 1) {
-        this.options.log.error({ err, eventId: events[0]!.eventId }, 'spooled event refused by the database; kept in spool/rejected.ndjson')
-        await this.options.spool!.reject(events[0]!, (err as Error).message)
+        await this.options.quarantine.add(events[0]!, err)
         return
       }
       const half = Math.ceil(events.length / 2)
@@ -425,40 +588,14 @@ export class EventWriter {
     }
   }
 
-  private async commitReplay(events: TrackedEvent[]): Promise<void> {
-    const takeover = new Map<string, { org_id: string; visitor_id: string; visit_id: string; started_at: Date; last_at: Date }>()
-    for (const e of events) {
-      if (e.visitId === null || e.visitorId === null) continue
-      const key = `${e.orgId}\u0000${e.visitorId}`
-      const current = takeover.get(key)
-      if (current && current.visit_id === e.visitId) current.last_at = e.receivedAt
-      else takeover.set(key, { org_id: e.orgId, visitor_id: e.visitorId, visit_id: e.visitId, started_at: e.receivedAt, last_at: e.receivedAt })
-    }
-    const client = await this.pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN')
-      await client.query(IDEMPOTENT_BATCH_SQL, [...toColumns(events), this.timeout])
-      if (takeover.size > 0) await client.query(TAKEOVER_SQL, [JSON.stringify([...takeover.values()])])
-      await client.query('COMMIT')
-    } catch (err) {
-      broken = err as Error
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release(broken && isDatabaseUnavailable(broken) ? broken : undefined)
-    }
-  }
-
-  private async commit(events: TrackedEvent[]): Promise<BatchRow[]> {
+  private async commit(events: TrackedEvent[]): Promise<BatchResult> {
     // Named statements are parsed and planned once per connection: planning this CTE cost about
     // as much as executing it for small batches (writer bench, 1 event x 50 writers: +37-55 %).
-    const values = [...toColumns(events), this.timeout]
     try {
-      return (await this.pool.query<BatchRow>({ name: 'searchtrack_batch', text: BATCH_SQL, values })).rows
+      return toResult((await this.pool.query<BatchRow>(statementFor(events, false, this.timeout))).rows)
     } catch (err) {
       if (sqlState(err) !== UNIQUE_VIOLATION) throw err
-      return (await this.pool.query<BatchRow>({ name: 'searchtrack_idempotent_batch', text: IDEMPOTENT_BATCH_SQL, values })).rows
+      return toResult((await this.pool.query<BatchRow>(statementFor(events, true, this.timeout))).rows)
     }
   }
 }

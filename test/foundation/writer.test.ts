@@ -77,7 +77,7 @@ t.test('two writers (two instances) agree on the visit of concurrent events', as
   t.equal(visits.size, 1, 'one visit across both instances')
 })
 
-t.test('a failed batch rejects every request in it', async (t) => {
+t.test('a request the database refuses is found by splitting its batch: only it fails, the others commit', async (t) => {
   const url = await createTestDatabase(t)
   const pool = new pg.Pool({ connectionString: url })
   // The database is dropped (WITH FORCE) at teardown, possibly before this pool ends: an idle
@@ -85,19 +85,36 @@ t.test('a failed batch rejects every request in it', async (t) => {
   pool.on('error', () => {})
   t.teardown(() => pool.end())
   const log = (await import('pino')).pino({ level: 'silent' })
-  const writer = new EventWriter(pool, { windowMs: 5, maxBatchEvents: 100, concurrency: 1, visitTimeoutMinutes: 30, log })
-  // The org does not matter to the writer; a NOT NULL column does: make one event invalid.
-  const good = searchEvent('acme', 'v')
+  const writer = new EventWriter(pool, { windowMs: 50, maxBatchEvents: 1000, concurrency: 1, visitTimeoutMinutes: 30, log })
+  t.teardown(() => writer.close())
+  // A NOT NULL column the edge checks do not cover: the database itself refuses this one event.
   const bad = { ...searchEvent('acme', 'v'), type: null as unknown as 'search' }
-  const results = await Promise.allSettled([writer.write([good]), writer.write([bad])])
-  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
-  t.notOk(writer.healthy, 'the writer reports the failure')
+  const goods = Array.from({ length: 9 }, (_, i) => [searchEvent('acme', `v${i}`), searchEvent('other', `w${i}`)])
+  const results = await Promise.allSettled([...goods.slice(0, 4), [bad], ...goods.slice(4)].map((events) => writer.write(events)))
+  t.same(results.map((r) => r.status), [...Array(4).fill('fulfilled'), 'rejected', ...Array(5).fill('fulfilled')], 'one batch, one refusal')
+  t.match((results[4] as PromiseRejectedResult).reason, { name: 'EventRefusedError', statusCode: 400, code: 'InvalidValue', sqlstate: '23502' })
+  t.ok(writer.healthy, 'bad data does not make the writer unhealthy')
   const { rows } = await pool.query('SELECT count(*)::int AS n FROM events')
-  t.equal(rows[0].n, 0, 'nothing of the failed batch was stored')
+  t.equal(rows[0].n, 18, 'every event of the other requests is stored')
+})
+
+t.test('a failure that is not the data rejects the batch and marks the writer unhealthy until it commits again', async (t) => {
+  const url = await createTestDatabase(t)
+  const pool = new pg.Pool({ connectionString: url })
+  pool.on('error', () => {})
+  t.teardown(() => pool.end())
+  const log = (await import('pino')).pino({ level: 'silent' })
+  const writer = new EventWriter(pool, { windowMs: 5, maxBatchEvents: 100, concurrency: 1, visitTimeoutMinutes: 30, log })
+  await pool.query('ALTER TABLE events RENAME TO events_elsewhere')
+  const results = await Promise.allSettled([writer.write([searchEvent('acme', 'v')]), writer.write([searchEvent('acme', 'w')])])
+  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
+  t.match((results[0] as PromiseRejectedResult).reason, { code: '42P01' })
+  t.notOk(writer.healthy, 'the writer reports the failure')
+  await pool.query('ALTER TABLE events_elsewhere RENAME TO events')
   await writer.write([searchEvent('acme', 'v')])
   t.ok(writer.healthy, 'a committed batch clears the failure')
   await writer.close()
-  await t.rejects(writer.write([good]), { name: 'WriterClosedError' })
+  await t.rejects(writer.write([searchEvent('acme', 'v')]), { name: 'WriterClosedError', statusCode: 503 })
 })
 
 t.test('strings PostgreSQL cannot store (NUL, lone surrogates) do not fail a batch', async (t) => {
@@ -149,11 +166,18 @@ t.test('every column type survives the binary arrays unchanged', async (t) => {
   })
 })
 
-t.test('a value its column cannot hold fails the batch as bad data, never spooled', async (t) => {
+t.test('a value its column cannot hold is refused before it is queued, never spooled', async (t) => {
   const { app } = await buildTestApp(t)
-  for (const [field, value] of [['documentPosition', 2 ** 31], ['outcome', 40_000], ['responseTimeMs', 1.5], ['eventId', 'not-a-uuid']] as const) {
+  const cases = [
+    ['documentPosition', 2 ** 31], ['numberOfResults', 3_000_000_000], ['outcome', 40_000], ['responseTimeMs', 1.5],
+    ['feedbackScore', -40_000], ['eventId', 'not-a-uuid'], ['visitId', 'nope'], ['visitorId', 'é'.repeat(600)],
+    ['idempotencyKey', 'k'.repeat(513)], ['orgId', 'Not An Org'], ['receivedAt', new Date(NaN)],
+  ] as const
+  for (const [field, value] of cases) {
     const e = { ...newEvent({ orgId: 'acme', protocol: 'coveo', type: 'click', visitorId: 'v' }), [field]: value }
-    await t.rejects(app.writer.write([e]), { name: 'ColumnValueError', code: '22P02' }, `${field} = ${value}`)
+    const good = newEvent({ orgId: 'acme', protocol: 'coveo', type: 'click', visitorId: 'v' })
+    await t.rejects(app.writer.write([good, e]), { name: 'EventValueError', statusCode: 400, code: 'InvalidValue' }, `${field}`)
+    t.equal(app.writer.queueDepth, 0, `${field}: nothing of the request was queued`)
   }
   t.equal(app.writer.spoolStatus.state, 'idle', 'the writer did not take the database for unreachable')
   const { rows } = await app.db.query('SELECT count(*)::int AS n FROM events')

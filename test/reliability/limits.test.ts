@@ -3,7 +3,7 @@ import pg from 'pg'
 import { buildAppWithTestRoute } from './helpers.js'
 import { createTestDatabase } from '../helpers/db.js'
 import { createKey } from '../helpers/app.js'
-import { jsonDepthExceeds } from '../../src/http/limits.js'
+import { jsonDepthExceeds } from '../../src/http/json.js'
 import { newEvent } from '../../src/events/event.js'
 import { until } from './load.js'
 

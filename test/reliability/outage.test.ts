@@ -86,7 +86,7 @@ t.test('a batch the database refuses is rejected, not spooled', async (t) => {
   const db = await ownPostgres(t)
   const { app } = await buildAppWithTestRoute(t, db.url)
   const bad = { ...newEvent({ orgId: 'acme', protocol: 'coveo', type: 'search', visitorId: 'v' }), type: null as unknown as 'search' }
-  await t.rejects(app.writer.write([bad]), { code: '23502' }, 'a NOT NULL violation fails the request')
+  await t.rejects(app.writer.write([bad]), { statusCode: 400, code: 'InvalidValue', sqlstate: '23502' }, 'a NOT NULL violation fails the request')
   t.equal(app.writer.spoolStatus.state, 'idle')
   t.equal(app.writer.spoolStatus.bytes, 0, 'nothing was spooled')
 })

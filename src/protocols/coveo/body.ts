@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { jsonDepthExceeds, JsonTooDeepError } from '../../http/limits.js'
+import { decodeUtf8, parseForm, parseJsonText } from '../../http/json.js'
 import { CoveoError } from './errors.js'
 
 /**
@@ -15,37 +15,28 @@ export class FormBody {
   ) {}
 }
 
-/** JSON from a beacon, under the same nesting limit as a JSON body (http/limits.ts). */
-function parseJson(text: string, maxDepth: number, invalid: string): unknown {
-  if (jsonDepthExceeds(text, maxDepth)) throw new JsonTooDeepError(maxDepth)
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new CoveoError(400, 'InvalidJson', invalid)
-  }
-}
-
 /**
  * Parsers for the beacon content types, scoped to this plugin: the root keeps its own
- * application/json parser (and limits). A text/plain body is either JSON or a form string,
- * depending on what a client put in the Blob.
+ * application/json parser. A text/plain body is either JSON or a form string, depending on what a
+ * client put in the Blob. Both go through the same JSON rules as a JSON body (http/json.ts).
  */
 export function addBeaconParsers(app: FastifyInstance): void {
   const maxDepth = app.config.JSON_MAX_DEPTH
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, new FormBody(new URLSearchParams(body as string), maxDepth))
-  })
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
-    const text = (body as string).trim()
-    if (text.startsWith('{') || text.startsWith('[')) {
-      try {
-        done(null, parseJson(text, maxDepth, 'The request body is not valid JSON'))
-      } catch (err) {
-        done(err as Error, undefined)
-      }
-      return
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, new FormBody(parseForm(body as Buffer), maxDepth))
+    } catch (err) {
+      done(err as Error, undefined)
     }
-    done(null, new FormBody(new URLSearchParams(text), maxDepth))
+  })
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      const text = decodeUtf8(body as Buffer).trim()
+      if (text.startsWith('{') || text.startsWith('[')) done(null, parseJsonText(text, maxDepth))
+      else done(null, new FormBody(parseForm(Buffer.from(text)), maxDepth))
+    } catch (err) {
+      done(err as Error, undefined)
+    }
   })
 }
 
@@ -61,7 +52,7 @@ export function eventPayload(body: unknown, type: string): unknown {
   const names = type === 'searches' ? ['searchesEvent', 'searchEvent'] : [`${type}Event`]
   const name = names.find((n) => body.params.has(n))
   if (!name) throw new CoveoError(400, 'MissingParameter', `Form field "${names[0]}" is required`)
-  return parseJson(body.params.get(name)!, body.maxDepth, `Form field "${name}" is not valid JSON`)
+  return parseJsonText(body.params.get(name)!, body.maxDepth, `Form field "${name}" is not valid JSON`)
 }
 
 export function formAccessToken(body: unknown): string | undefined {

@@ -9,9 +9,11 @@ import { addBeaconParsers, eventPayload } from './body.js'
 import { CoveoError } from './errors.js'
 import { parseEvent, VISITOR_MAX, type ParsedEvent } from './fields.js'
 import { parseCollect } from './collect.js'
-import { clearVisitorCookie, resolveVisitor, setVisitorCookie, VISITOR_COOKIE, type ResolvedVisitor } from './visitor.js'
+import {
+  clearVisitorCookie, cookieDisclosable, resolveVisitor, setVisitorCookie, shownVisitorId, VISITOR_COOKIE, type ResolvedVisitor,
+} from './visitor.js'
 import { tokenRoute } from './token.js'
-import { authorize, requestToken, stringParam, type QueryString } from './request.js'
+import { authorize, authorizeEarly, requestToken, stringParam, type QueryString } from './request.js'
 
 /**
  * Where clients mount the v15 API (spec §1): coveo.analytics' default, an endpoint given as a bare
@@ -109,8 +111,10 @@ function toEvent(ctx: Context, type: 'search' | 'click' | 'custom' | 'view' | 'c
   return newEvent(input, ctx.request.server.clock)
 }
 
-function visitInfo(event: TrackedEvent, parsed: ParsedEvent) {
-  return { visitId: event.visitId, visitorId: event.visitorId, clientId: parsed.clientId ?? event.visitorId }
+/** Visit fields of a response: the visitor id the client sent, or one it may read (visitor.ts). */
+function visitInfo(event: TrackedEvent, parsed: ParsedEvent, requestVisitor: string | null) {
+  const visitorId = parsed.clientId ?? requestVisitor
+  return { visitId: event.visitId, visitorId, clientId: visitorId }
 }
 
 async function logEvents(request: FastifyRequest, reply: FastifyReply, type: LoggingType): Promise<unknown> {
@@ -145,18 +149,19 @@ async function logEvents(request: FastifyRequest, reply: FastifyReply, type: Log
   if (truncated.length) request.log.info({ type, truncated }, 'coveo event fields truncated to their column length')
 
   const written = await app.writer.write(events)
-  app.metrics.countAccepted(written)
   if (visitor?.generated) setVisitorCookie(request, reply, visitor.id)
 
   if (stringParam((request.query as QueryString).discardVisitInfo)?.toLowerCase() === 'true') {
     return reply.code(200).send()
   }
   if (type === 'collect') return {}
+  const shown = visitor ? shownVisitorId(visitor, !visitor.fromCookie || (await cookieDisclosable(request, principal.orgId))) : null
   if (type === 'searches') {
-    return { searchEventResponses: written.map((e, i) => ({ searchEventUid: e.eventId, ...visitInfo(e, parsed[i]!) })) }
+    return { searchEventResponses: written.map((e, i) => ({ searchEventUid: e.eventId, ...visitInfo(e, parsed[i]!, shown) })) }
   }
   const event = written[0]!
-  return type === 'search' ? { searchEventUid: event.eventId, ...visitInfo(event, parsed[0]!) } : visitInfo(event, parsed[0]!)
+  const info = visitInfo(event, parsed[0]!, shown)
+  return type === 'search' ? { searchEventUid: event.eventId, ...info } : info
 }
 
 /** Name the failing item of a batch in the error, keeping its type. */
@@ -180,7 +185,7 @@ async function currentVisit(app: FastifyInstance, orgId: string, visitorId: stri
 }
 
 const analyticsRoutes: FastifyPluginAsync = async (app) => {
-  app.post<{ Params: { type: string } }>('/:type', async (request, reply) => {
+  app.post<{ Params: { type: string } }>('/:type', { onRequest: authorizeEarly }, async (request, reply) => {
     const { type } = request.params
     if (!isLoggingType(type)) throw new CoveoError(404, 'NotFound', `Unknown event type "${type}"`)
     return logEvents(request, reply, type)
@@ -195,21 +200,23 @@ const analyticsRoutes: FastifyPluginAsync = async (app) => {
 
   // coveo.analytics calls visit, health and status without credentials; a token, when given,
   // names the org whose visit is asked for.
-  app.get('/visit', async (request, reply) => {
+  app.get('/visit', { onRequest: authorizeEarly }, async (request, reply) => {
     const clientId = stringParam((request.query as QueryString).clientId)
     const visitor: ResolvedVisitor = clientId ? { id: truncate(clientId, VISITOR_MAX), generated: false } : resolveVisitor(request)
     if (visitor.generated) setVisitorCookie(request, reply, visitor.id)
     let id: string | null = null
+    let orgId: string | null = null
     if (requestToken(request)) {
-      const principal = await authorize(request)
-      id = await currentVisit(app, principal.orgId, visitor.id)
+      orgId = (await authorize(request)).orgId
+      id = await currentVisit(app, orgId, visitor.id)
     }
-    return { id, visitorId: visitor.id, clientId: visitor.id }
+    const shown = shownVisitorId(visitor, !visitor.fromCookie || (await cookieDisclosable(request, orgId)))
+    return { id: shown === null ? null : id, visitorId: shown, clientId: shown }
   })
 
   // Forget the visitor cookie; with a token, also end the visitor's visit so the next event
   // starts a new one (by ageing its last activity past the timeout).
-  app.delete('/visit', async (request, reply) => {
+  app.delete('/visit', { onRequest: authorizeEarly }, async (request, reply) => {
     const visitorId = stringParam(request.cookies?.[VISITOR_COOKIE]) ?? stringParam((request.query as { visitor?: string }).visitor)
     if (visitorId && requestToken(request)) {
       const principal = await authorize(request)

@@ -28,10 +28,29 @@ export function stringParam(value: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined
 }
 
+/** True when the request carries a token before its body: the Authorization header or `access_token`. */
+export function hasTokenBeforeBody(request: FastifyRequest): boolean {
+  return request.headers.authorization !== undefined || stringParam((request.query as QueryString).access_token) !== undefined
+}
+
+const authorized = new WeakMap<FastifyRequest, Principal>()
+
 /** The principal behind the request's token, allowed to push analytics from this origin. */
 export async function authorize(request: FastifyRequest): Promise<Principal> {
+  const known = authorized.get(request)
+  if (known) return known
   const principal = await request.server.auth.require(requestToken(request), 'analytics:push', stringParam((request.query as QueryString).org))
   await assertOriginAllowed(request, principal.orgId)
+  authorized.set(request, principal)
   return principal
+}
+
+/**
+ * An onRequest hook: a token in the header or the query is checked before the body is read, so
+ * a caller with bad credentials is refused without the service holding its body. (A beacon with
+ * its token in the form body is authorized after parsing, under the small anonymous body limit.)
+ */
+export async function authorizeEarly(request: FastifyRequest): Promise<void> {
+  if (hasTokenBeforeBody(request)) await authorize(request)
 }
 

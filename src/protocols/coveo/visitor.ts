@@ -10,6 +10,10 @@ export interface ResolvedVisitor {
   id: string
   /** True when the service made the id up (nothing was sent): the cookie must then be set. */
   generated: boolean
+  /** The id the client sent itself (`visitor`/`visitorId` parameter), if any. */
+  sent?: string
+  /** True when `id` is the value of the HttpOnly cookie, which the page itself cannot read. */
+  fromCookie?: boolean
 }
 
 interface VisitorQuery {
@@ -34,9 +38,40 @@ export function resolveVisitor(request: FastifyRequest): ResolvedVisitor {
   const parameter = firstString(query.visitor) ?? firstString(query.visitorId)
   const cookie = firstString(request.cookies?.[VISITOR_COOKIE])
   const prioritize = firstString(query.prioritizeVisitorParameter)?.toLowerCase() === 'true'
-  const chosen = prioritize && parameter ? parameter : (cookie ?? parameter)
-  if (chosen) return { id: truncate(chosen, VISITOR_MAX), generated: false }
+  const sent = parameter && truncate(parameter, VISITOR_MAX)
+  if (prioritize && sent) return { id: sent, generated: false, sent }
+  if (cookie) return { id: truncate(cookie, VISITOR_MAX), generated: false, sent, fromCookie: true }
+  if (sent) return { id: sent, generated: false, sent }
   return { id: randomUUID(), generated: true }
+}
+
+function sameOrigin(origin: string, request: FastifyRequest): boolean {
+  try {
+    return new URL(origin).host === request.host
+  } catch {
+    return false
+  }
+}
+
+/**
+ * May this response show a visitor id that came from the HttpOnly cookie? The cookie is there
+ * to keep it from scripts: a page of any other site could otherwise read a visitor's id with one
+ * credentialed fetch. So only to the service's own origin, to requests without an Origin
+ * (navigations, servers), and to origins an organization lists by name in its allowed origins
+ * (the organization of the token; without a token, any organization). Allowing any origin (the
+ * default) lets any page send events, not read this id.
+ */
+export async function cookieDisclosable(request: FastifyRequest, orgId: string | null): Promise<boolean> {
+  const origin = request.headers.origin
+  if (origin === undefined || sameOrigin(origin, request)) return true
+  if (orgId === null) return request.server.keys.originListedByAnyOrg(origin)
+  const org = await request.server.keys.getOrg(orgId)
+  return org?.allowedOrigins?.includes(origin) ?? false
+}
+
+/** The visitor id a response shows: the one resolved, or what the client sent when that came from a cookie it may not read. */
+export function shownVisitorId(visitor: ResolvedVisitor, disclosable: boolean): string | null {
+  return !visitor.fromCookie || disclosable ? visitor.id : (visitor.sent ?? null)
 }
 
 /**
@@ -57,21 +92,16 @@ function crossSiteOverHttps(request: FastifyRequest): boolean {
   }
 }
 
+/** Over HTTPS the cookie is always `Secure` (never sent in clear); cross-site it needs `SameSite=None` too. */
+function cookieAttributes(request: FastifyRequest) {
+  const secure = request.protocol === 'https'
+  return { path: '/', httpOnly: true, secure, sameSite: crossSiteOverHttps(request) ? ('none' as const) : ('lax' as const) }
+}
+
 export function setVisitorCookie(request: FastifyRequest, reply: FastifyReply, id: string): void {
-  const crossSite = crossSiteOverHttps(request)
-  reply.setCookie(VISITOR_COOKIE, id, {
-    path: '/',
-    maxAge: ONE_YEAR_SECONDS,
-    httpOnly: true,
-    ...(crossSite ? { sameSite: 'none' as const, secure: true } : { sameSite: 'lax' as const }),
-  })
+  reply.setCookie(VISITOR_COOKIE, id, { ...cookieAttributes(request), maxAge: ONE_YEAR_SECONDS })
 }
 
 export function clearVisitorCookie(request: FastifyRequest, reply: FastifyReply): void {
-  const crossSite = crossSiteOverHttps(request)
-  reply.clearCookie(VISITOR_COOKIE, {
-    path: '/',
-    httpOnly: true,
-    ...(crossSite ? { sameSite: 'none' as const, secure: true } : {}),
-  })
+  reply.clearCookie(VISITOR_COOKIE, cookieAttributes(request))
 }

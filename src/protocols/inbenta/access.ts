@@ -56,7 +56,7 @@ export async function issueAccessToken(app: FastifyInstance, principal: InbentaP
 
 /** Check an access token against the key that presents it; 403 on anything wrong. */
 export async function verifyAccessToken(app: FastifyInstance, token: string, keyId: string): Promise<InbentaPrincipal> {
-  const invalid = new InbentaError(403, 'The access token is not valid')
+  const invalid = InbentaError.refused('The access token is not valid')
   let unverified: Partial<AccessClaims> | null
   try {
     unverified = app.jwt.decode(token) as Partial<AccessClaims> | null
@@ -71,12 +71,14 @@ export async function verifyAccessToken(app: FastifyInstance, token: string, key
     claims = app.jwt.verify(token, { key, algorithms: ['HS256'] }) as AccessClaims
   } catch (err) {
     if ((err as { code?: string }).code === 'FAST_JWT_EXPIRED') {
-      throw new InbentaError(403, 'The access token has expired: refresh it or authenticate again')
+      throw InbentaError.refused('The access token has expired: refresh it or authenticate again')
     }
     throw invalid
   }
   if (claims.typ !== TOKEN_TYPE || claims.aud !== AUDIENCE || !Array.isArray(claims.privileges)) throw invalid
-  if (claims.kid !== keyId) throw new InbentaError(403, 'The access token was not issued to this x-inbenta-key')
+  if (claims.kid !== keyId) throw InbentaError.refused('The access token was not issued to this x-inbenta-key')
+  // A token never outlives its key: revoking the key ends it within the key cache's lifetime.
+  if (!(await app.keys.isKeyActive(claims.kid))) throw InbentaError.refused('The key of this access token has been revoked')
   return { orgId: claims.org, keyId: claims.kid, privileges: new Set(claims.privileges.filter(isPrivilege)) }
 }
 
@@ -102,6 +104,26 @@ export async function authenticate(
   privilege: Privilege,
   { allowApiKey = false } = {},
 ): Promise<InbentaPrincipal> {
+  const known = authenticated.get(request)
+  if (known) return known
+  const principal = await authenticateOnce(request, privilege, allowApiKey)
+  authenticated.set(request, principal)
+  return principal
+}
+
+const authenticated = new WeakMap<FastifyRequest, InbentaPrincipal>()
+
+/**
+ * An onRequest hook for a route needing `privilege`: every Inbenta credential travels in
+ * headers, so it is checked before the body is read.
+ */
+export function authenticateEarly(privilege: Privilege, options: { allowApiKey?: boolean } = {}) {
+  return async (request: FastifyRequest) => {
+    await authenticate(request, privilege, options)
+  }
+}
+
+async function authenticateOnce(request: FastifyRequest, privilege: Privilege, allowApiKey: boolean): Promise<InbentaPrincipal> {
   const app = request.server
   const token = bearer(request)
   if (!token) throw new InbentaError(401, 'Missing credentials: send Authorization: Bearer <accessToken>')
@@ -111,7 +133,7 @@ export async function authenticate(
       const p = await app.auth.require(token, privilege)
       principal = { orgId: p.orgId, keyId: p.keyId ?? '', privileges: p.privileges }
     } catch (err) {
-      if (err instanceof AuthError) throw new InbentaError(403, err.message)
+      if (err instanceof AuthError) throw InbentaError.refused(err.message)
       throw err
     }
   } else {

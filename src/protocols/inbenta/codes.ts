@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { truncate } from '../../events/truncate.js'
 
 /**
  * Keys derived from the org's secret, one per purpose (HKDF-SHA256 with a distinct `info`): a key
@@ -34,9 +35,32 @@ export function mintCode(key: Buffer, payload: CodePayload): string {
   return `${body}.${mac(key, body)}`
 }
 
+/**
+ * Longest code accepted. Codes are bounded well under it whatever the results hold: ids are
+ * limited by the search body's schema, and the descriptive fields are cut to CODE_TEXT_BUDGET
+ * (a click code from a long title in a script of three-byte characters still fits).
+ */
+export const CODE_MAX_LENGTH = 8192
+
+/** Bytes of JSON each descriptive field of a result may take in a code. */
+const CODE_TEXT_BUDGET = { t: 512, u: 1024, s: 256 } as const
+
+/** `value` cut (never split inside a character) until its JSON text fits in `bytes`. */
+function fitJson(value: string | undefined, bytes: number): string | undefined {
+  if (value === undefined) return undefined
+  let text = value
+  while (Buffer.byteLength(JSON.stringify(text)) > bytes) text = truncate(text, Math.floor(text.length * 0.9))
+  return text
+}
+
+/** A result's title, URL and source as a code carries them (see CODE_TEXT_BUDGET). */
+export function codeText(result: { title?: string; url?: string; source?: string }): { t?: string; u?: string; s?: string } {
+  return { t: fitJson(result.title, CODE_TEXT_BUDGET.t), u: fitJson(result.url, CODE_TEXT_BUDGET.u), s: fitJson(result.source, CODE_TEXT_BUDGET.s) }
+}
+
 /** The payload if `code` was minted with `key` for `orgId` as `kind`; else null. */
 export function readCode(key: Buffer, code: unknown, orgId: string, kind: CodeKind): CodePayload | null {
-  if (typeof code !== 'string' || code.length > 8192) return null
+  if (typeof code !== 'string' || code.length > CODE_MAX_LENGTH) return null
   const dot = code.indexOf('.')
   if (dot <= 0) return null
   const body = code.slice(0, dot)

@@ -5,6 +5,13 @@ export class InbentaError extends HttpError {
   constructor(statusCode: number, message: string, headers: Record<string, string> = {}) {
     super(statusCode, STATUS_NAMES[statusCode] ?? 'Error', message, headers)
   }
+
+  /** A 403 that refuses the credentials sent (see isCredentialFailure). */
+  static refused(message: string): InbentaError {
+    const err = new InbentaError(403, message)
+    err.credentialFailure = true
+    return err
+  }
 }
 
 const STATUS_NAMES: Record<number, string> = {

@@ -30,7 +30,7 @@ async function inbentaV1(app: FastifyInstance): Promise<void> {
   // Inbenta's widgets POST /tracking/session with `Content-Type: application/json` and no body
   // at all; the root parser refuses that, so an empty body is read as an empty object here. Any
   // other body goes through the root's checks (UTF-8, nesting depth, prototype pollution).
-  const jsonParser = jsonBodyParser(app, app.config.JSON_MAX_DEPTH)
+  const jsonParser = jsonBodyParser(app.config.JSON_MAX_DEPTH)
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     if (body.toString('utf8').trim() === '') return done(null, {})

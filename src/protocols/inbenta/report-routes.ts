@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { authenticate } from './access.js'
+import { authenticate, authenticateEarly } from './access.js'
 import { InbentaError } from './errors.js'
 import { DataKeyStore } from './priorities.js'
 import { readSession, summarizeResults } from './reports.js'
@@ -18,10 +18,11 @@ const MAX_RANGE_MS = 366 * 24 * 60 * 60 * 1000
 export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const dataKeys = new DataKeyStore(app.db)
   const readOptions = { allowApiKey: true }
+  const early = authenticateEarly('analytics:read', readOptions)
 
   app.get(
     '/reports/sessions/:sessionId',
-    { schema: { params: Type.Object({ sessionId: Type.String() }), response: { 200: SessionReportResponse, ...errors } } },
+    { onRequest: early, schema: { params: Type.Object({ sessionId: Type.String() }), response: { 200: SessionReportResponse, ...errors } } },
     async (request) => {
       const principal = await authenticate(request, 'analytics:read', readOptions)
       const priorities = await dataKeys.priorities(principal.orgId)
@@ -31,7 +32,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.get('/reports/results', { schema: { querystring: ResultsQuery, response: { 200: ResultsResponse, ...errors } } }, async (request) => {
+  app.get('/reports/results', { onRequest: early, schema: { querystring: ResultsQuery, response: { 200: ResultsResponse, ...errors } } }, async (request) => {
     const principal = await authenticate(request, 'analytics:read', readOptions)
     const from = new Date(request.query.from)
     const to = new Date(request.query.to)
@@ -40,7 +41,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return summarizeResults(app.db, principal.orgId, from, to, await dataKeys.priorities(principal.orgId))
   })
 
-  app.get('/reports/data-keys', { schema: { response: { 200: DataKeysResponse, ...errors } } }, async (request) => {
+  app.get('/reports/data-keys', { onRequest: early, schema: { response: { 200: DataKeysResponse, ...errors } } }, async (request) => {
     const principal = await authenticate(request, 'analytics:read', readOptions)
     return { dataKeys: await dataKeys.list(principal.orgId) }
   })

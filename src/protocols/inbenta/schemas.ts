@@ -31,7 +31,7 @@ export const EventBody = Type.Object({
   data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 })
 
-const ResultId = Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Integer()])
+const ResultId = Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER })])
 
 export const SearchBody = Type.Object({
   query: Type.String({ maxLength: 2048 }),
@@ -47,7 +47,7 @@ export const SearchBody = Type.Object({
   ),
   /** The instance the results come from when it is not this one (external matchings). */
   instance: Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$' })),
-  numberOfResults: Type.Optional(Type.Integer({ minimum: 0 })),
+  numberOfResults: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
   responseTimeMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
   data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 })

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { clientFields } from '../../events/enrich.js'
+import { capCustomData } from '../../events/custom-data.js'
 import { newEvent, type EventInput, type EventType, type TrackedEvent } from '../../events/event.js'
 import { CLICK_TYPES, DATA_KEY_PATTERN, RATE_TYPES, SEARCH_ACTION, canonicalType, type ActionDefinition } from './actions.js'
-import { authenticate, header, type InbentaPrincipal } from './access.js'
-import { deriveKey, mintCode, readCode, type CodePayload } from './codes.js'
+import { authenticate, authenticateEarly, header, type InbentaPrincipal } from './access.js'
+import { codeText, deriveKey, mintCode, readCode, type CodePayload } from './codes.js'
 import { InbentaError, SESSION_EXPIRED, invalidCode } from './errors.js'
 import { DataKeyStore } from './priorities.js'
 import { ErrorBody, EventBody, SearchBody, SearchResponse, SessionResponse, TrackedResponse, UserInfoBody } from './schemas.js'
@@ -112,7 +113,6 @@ async function buildEvent(
 /** Resolves once the events are committed: only then may the client be answered. */
 async function record(app: FastifyInstance, events: TrackedEvent[]): Promise<TrackedEvent[]> {
   const written = await app.writer.write(events)
-  app.metrics.countAccepted(written)
   return written
 }
 
@@ -141,12 +141,26 @@ function stringField(data: Record<string, unknown>, name: string, type: string):
 
 const SMALLINT = 32767
 
+/**
+ * `data` is free-form: kept as sent, under the same cap as Coveo's customData (32,500 characters
+ * of JSON; the last keys past it are dropped and logged), so one call cannot store megabytes.
+ */
+const DATA_JSON_MAX = 32_500
+
+function capData(request: FastifyRequest, data: Record<string, unknown> | undefined): Record<string, unknown> | null {
+  if (data === undefined) return null
+  const capped = capCustomData(data, DATA_JSON_MAX)
+  if (capped.dropped.length > 0) request.log.info({ dropped: capped.dropped.slice(0, 20) }, 'inbenta data keys dropped past the size cap')
+  return capped.data
+}
+
 /** `/v1/tracking/…` and the `/v1/inbtrck/…` aliases Inbenta's knowledge widgets call. */
 export const trackingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const dataKeys = new DataKeyStore(app.db)
+  const early = authenticateEarly('analytics:push')
 
   for (const path of ['/tracking/session', '/inbtrck/session']) {
-    app.post(path, { schema: { response: { 200: SessionResponse, ...errors } } }, async (request) => {
+    app.post(path, { onRequest: early, schema: { response: { 200: SessionResponse, ...errors } } }, async (request) => {
       const ctx = await trackingContext(app, request, dataKeys)
       const tokenId = randomUUID()
       const sessionToken = mintCode(ctx.codeKey, { k: 'session', o: ctx.principal.orgId, s: tokenId, t: app.clock().getTime() })
@@ -158,11 +172,11 @@ export const trackingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   for (const path of ['/tracking/session/user', '/inbtrck/session/user']) {
-    app.post(path, { schema: { body: UserInfoBody, response: { 200: TrackedResponse, ...errors } } }, async (request) => {
+    app.post(path, { onRequest: early, schema: { body: UserInfoBody, response: { 200: TrackedResponse, ...errors } } }, async (request) => {
       const ctx = await trackingContext(app, request, dataKeys)
       requireSession(ctx)
       const { event, logs } = await buildEvent(app, request, ctx, { logType: null, dataKey: 'USER_INFO' }, 'session', {
-        customData: request.body.data,
+        customData: capData(request, request.body.data),
       })
       const [written] = await record(app, [event])
       return { logs, sessionId: written!.visitId }
@@ -170,14 +184,15 @@ export const trackingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   for (const path of ['/tracking/events', '/inbtrck/events']) {
-    app.post(path, { schema: { body: EventBody, response: { 200: TrackedResponse, ...errors } } }, async (request) => {
+    app.post(path, { onRequest: early, schema: { body: EventBody, response: { 200: TrackedResponse, ...errors } } }, async (request) => {
       const ctx = await trackingContext(app, request, dataKeys)
       const { type } = request.body
-      const data = request.body.data ?? {}
+      const data = capData(request, request.body.data) ?? {}
       let built: Awaited<ReturnType<typeof buildEvent>>
 
-      const clickAction = CLICK_TYPES[type]
-      const rateAction = RATE_TYPES[type]
+      // Own properties only: `constructor` or `toString` must not find Object.prototype's.
+      const clickAction = Object.hasOwn(CLICK_TYPES, type) ? CLICK_TYPES[type] : undefined
+      const rateAction = Object.hasOwn(RATE_TYPES, type) ? RATE_TYPES[type] : undefined
       if (clickAction) {
         const payload = readCode(ctx.codeKey, stringField(data, 'code', type), ctx.principal.orgId, 'click')
         if (!payload) throw invalidCode('clickCode')
@@ -236,14 +251,14 @@ export const trackingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     })
   }
 
-  app.post('/tracking/search', { schema: { body: SearchBody, response: { 200: SearchResponse, ...errors } } }, async (request) => {
+  app.post('/tracking/search', { onRequest: early, schema: { body: SearchBody, response: { 200: SearchResponse, ...errors } } }, async (request) => {
     const ctx = await trackingContext(app, request, dataKeys)
     const { query, results, instance } = request.body
     const { event } = await buildEvent(app, request, ctx, SEARCH_ACTION, 'search', {
       queryText: query,
       numberOfResults: request.body.numberOfResults ?? results.length,
       responseTimeMs: request.body.responseTimeMs ?? null,
-      customData: request.body.data ?? null,
+      customData: capData(request, request.body.data),
       extra: instance ? { instance } : {},
     })
     // The search's event id is its searchQueryUid: every code minted here points back to it.
@@ -252,7 +267,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const o = ctx.principal.orgId
     const codes = results.map((result, index) => {
       const position = result.position ?? index + 1
-      const doc = { q: uid, d: result.id, p: position, t: result.title, u: result.url, s: result.source }
+      const doc = { q: uid, d: result.id, p: position, ...codeText(result) }
       return {
         id: result.id,
         tracking: {

@@ -4,9 +4,9 @@ import { assertOriginAllowed } from '../../auth/origins.js'
 import type { Principal } from '../../auth/principal.js'
 import { classifyError, HttpError } from '../../errors.js'
 import { clientFields } from '../../events/enrich.js'
-import { newEvent, type TrackedEvent } from '../../events/event.js'
+import { newEvent } from '../../events/event.js'
 import { authenticate } from './auth.js'
-import { deterministicEventId, eventStored, idempotencyKey, IDEMPOTENCY_HEADER, InFlight } from './idempotency.js'
+import { idempotencyKey, IDEMPOTENCY_HEADER } from './idempotency.js'
 import { validateAnalyticsEvent, type AnalyticsEvent } from './validate.js'
 
 const PROTOCOL = 'workplace'
@@ -61,7 +61,6 @@ export const workplaceProtocol: FastifyPluginAsync = async (app) => {
 }
 
 const workplaceRoutes: FastifyPluginAsync = async (app) => {
-  const inFlight = new InFlight()
   // Fastify reads text/plain as a string by default; the contract is JSON only, and a text/plain
   // body would otherwise be answered "must be a JSON object" instead of naming the real mistake.
   app.removeContentTypeParser('text/plain')
@@ -88,17 +87,7 @@ const workplaceRoutes: FastifyPluginAsync = async (app) => {
     if (!validation.ok) throw new ValidationError(validation.errors)
     const key = idempotencyKey(request.headers[IDEMPOTENCY_HEADER])
 
-    const event = newEvent(toTrackedEvent(validation.event, principal, request, key), app.clock)
-    const store = async () => {
-      if (key !== undefined && (await eventStored(app.db, event.orgId, event.eventId))) {
-        request.log.info({ eventId: event.eventId }, 'retried workplace event already stored')
-        app.metrics.duplicates.inc()
-        return
-      }
-      await app.writer.write([event])
-    }
-    await (key === undefined ? store() : inFlight.once(event.eventId, store))
-    app.metrics.countAccepted([event])
+    await app.writer.write([newEvent(toTrackedEvent(validation.event, principal, request, key), app.clock)])
     // Search UI's connector calls response.json(): an empty body would break it.
     return reply.code(200).type('application/json').send({})
   }
@@ -123,7 +112,7 @@ function toTrackedEvent(
   if (key !== undefined) extra.idempotencyKey = key
   if (typeof clientMeta === 'string') extra.clientMeta = clientMeta.slice(0, 256)
 
-  const event: Omit<TrackedEvent, 'eventId' | 'receivedAt' | 'visitId'> & { eventId?: string } = {
+  return {
     orgId: principal.orgId,
     protocol: PROTOCOL,
     type: input.type,
@@ -144,7 +133,6 @@ function toTrackedEvent(
     feedbackScore: input.type === 'feedback' ? input.score : null,
     ...clientFields(userAgent, request.ip),
     extra,
+    idempotencyKey: key === undefined ? null : `workplace:${key}`,
   }
-  if (key !== undefined) event.eventId = deterministicEventId(principal.orgId, key)
-  return event
 }
