@@ -11,7 +11,7 @@ import { opsRoutes } from './ops/routes.js'
 import { registerProtocols, renderUnroutedError } from './protocols/index.js'
 import { HttpError } from './errors.js'
 import { limitsPlugin } from './http/limits.js'
-import { requestLogSerializer, logResponse } from './http/logging.js'
+import { RequestLogController, requestLogSerializer } from './http/logging.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -45,8 +45,8 @@ export function serverOptions(config: Config): FastifyServerOptions<RawServerDef
       // Never a credential, and addresses as they are stored (masked): see http/logging.ts.
       serializers: { req: requestLogSerializer },
     },
-    // One line per request, written by logResponse at a level that fits its outcome.
-    disableRequestLogging: true,
+    // One line per request, at a level that fits its outcome (http/logging.ts).
+    logController: new RequestLogController(),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // A request must arrive whole in this time: bodies and headers trickled byte by byte to hold
     // connections and memory are cut (Node answers 408). Node checks every second. (Fastify
@@ -104,7 +104,6 @@ export const app = fp<AppOptions>(
       reply.header('x-request-id', request.id)
       done(null, payload)
     })
-    fastify.addHook('onResponse', logResponse)
 
     fastify.setNotFoundHandler((request, reply) =>
       renderUnroutedError(new HttpError(404, 'NotFound', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply),

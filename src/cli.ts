@@ -8,6 +8,8 @@ import { migrate } from './store/migrate.js'
 import { isPrivilege, type Privilege } from './auth/keys.js'
 import { serve } from './main.js'
 import { runInbentaCli, InbentaUsageError, INBENTA_USAGE } from './protocols/inbenta/cli.js'
+import { runQuarantineCli, QuarantineUsageError, QUARANTINE_USAGE } from './store/quarantine-cli.js'
+import path from 'node:path'
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -22,6 +24,7 @@ const USAGE = `usage: npm run cli -- <command>
   migrate                                               apply pending migrations
   serve                                                 start the service (same as npm start)
 ${INBENTA_USAGE}
+${QUARANTINE_USAGE}
 
 privileges: analytics:push, analytics:read, impersonate, admin
 DATABASE_URL selects the database; without it the embedded one in DATA_DIR is used.`
@@ -148,6 +151,15 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
         }
       }
       default:
+        if (group === 'quarantine') {
+          try {
+            const context = { pool: server.db, dir: path.join(config.DATA_DIR, 'quarantine'), visitTimeoutMinutes: config.VISIT_TIMEOUT_MINUTES }
+            return await runQuarantineCli([action ?? '', ...rest], context, out)
+          } catch (err) {
+            if (err instanceof QuarantineUsageError) throw new UsageError(err.message)
+            throw err
+          }
+        }
         throw new UsageError(`unknown command: ${argv.join(' ')}`)
     }
   } finally {

@@ -97,6 +97,8 @@ export class KeyStore {
   constructor(
     private readonly pool: pg.Pool,
     private readonly cacheTtlMs = 5000,
+    /** Milliseconds now: the app's clock, so tests can age the cache without waiting. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   async createOrg(orgId: string, name = orgId): Promise<Organization> {
@@ -119,7 +121,7 @@ export class KeyStore {
 
   async getOrg(orgId: string): Promise<Organization | null> {
     const cached = this.orgCache.get(orgId)
-    if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.org
+    if (cached && this.now() - cached.at < this.cacheTtlMs) return cached.org
     let rows
     try {
       rows = (await this.pool.query('SELECT * FROM organizations WHERE org_id = $1', [orgId])).rows
@@ -132,7 +134,7 @@ export class KeyStore {
       return null
     }
     const org = toOrg(rows[0])
-    this.orgCache.set(orgId, { at: Date.now(), org })
+    this.orgCache.set(orgId, { at: this.now(), org })
     return org
   }
 
@@ -143,11 +145,11 @@ export class KeyStore {
    */
   async originListedByAnyOrg(origin: string): Promise<boolean> {
     const cached = this.originCache.get(origin)
-    if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.allowed
+    if (cached && this.now() - cached.at < this.cacheTtlMs) return cached.allowed
     try {
       const { rowCount } = await this.pool.query('SELECT 1 FROM organizations WHERE $1 = ANY(allowed_origins) LIMIT 1', [origin])
       const allowed = (rowCount ?? 0) > 0
-      this.originCache.set(origin, { at: Date.now(), allowed })
+      this.originCache.set(origin, { at: this.now(), allowed })
       return allowed
     } catch (err) {
       if (isDatabaseUnavailable(err)) return cached?.allowed ?? false
@@ -234,7 +236,7 @@ export class KeyStore {
 
   private async lookupKey(keyId: string): Promise<CachedKey | null> {
     const cached = this.keyCache.get(keyId)
-    if (cached && Date.now() - cached.at < this.cacheTtlMs) return cached.record
+    if (cached && this.now() - cached.at < this.cacheTtlMs) return cached.record
     let rows
     try {
       rows = (await this.pool.query('SELECT * FROM api_keys WHERE key_id = $1', [keyId])).rows
@@ -249,7 +251,7 @@ export class KeyStore {
     const key = toKey(rows[0])
     // Frozen: every request of this key shares the one record.
     const record = { key: Object.freeze(key), secretHash: rows[0].secret_hash as Buffer }
-    this.keyCache.set(keyId, { at: Date.now(), record })
+    this.keyCache.set(keyId, { at: this.now(), record })
     return record
   }
 }

@@ -17,7 +17,7 @@ export const authPlugin = fp(
     // Every verification and signature names its key explicitly (the org's secret or public key),
     // so this process-wide secret is never used to accept a token; @fastify/jwt requires one.
     await app.register(fastifyJwt, { secret: randomBytes(32) })
-    const keys = new KeyStore(app.db)
+    const keys = new KeyStore(app.db, 5000, () => app.clock().getTime())
     app.decorate('keys', keys)
     app.decorate('auth', new Authenticator(keys, app.jwt))
   },

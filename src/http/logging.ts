@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import { maskIp } from '../events/enrich.js'
 
 // Query parameters that carry credentials in some client's requests (coveo.analytics beacons put
@@ -22,14 +22,17 @@ export function requestLogSerializer(request: FastifyRequest) {
 const OPS_ROUTES = new Set(['/health', '/ready', '/metrics'])
 
 /**
- * One line per finished request: 5xx at error, 4xx at info (a client's mistake, worth seeing),
- * the rest at debug — load balancers' probes of the ops routes at trace — so that `info` stays
- * readable under load.
+ * One line per finished request, at a level that fits its outcome: 5xx at error, 4xx at info (a
+ * client's mistake, worth seeing), the rest at debug — load balancers' probes of the ops routes
+ * at trace — so that `info` stays readable under load. No "incoming request" line.
  */
-export function logResponse(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  const status = reply.statusCode
-  const level = status >= 500 ? 'error' : status >= 400 ? 'info' : OPS_ROUTES.has(request.url.split('?')[0]!) ? 'trace' : 'debug'
-  // A disabled level is a no-op in pino: the serializer only runs for lines that are written.
-  request.log[level]({ req: request, statusCode: status, ms: Math.round(reply.elapsedTime) }, 'request completed')
-  done()
+export class RequestLogController extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const status = reply.statusCode
+    const level = error || status >= 500 ? 'error' : status >= 400 ? 'info' : OPS_ROUTES.has(request.url.split('?')[0]!) ? 'trace' : 'debug'
+    // A disabled level is a no-op in pino: the serializer only runs for lines that are written.
+    reply.log[level]({ req: request, statusCode: status, ms: Math.round(reply.elapsedTime), err: error ?? undefined }, 'request completed')
+  }
 }

@@ -6,6 +6,7 @@ import type { TrackedEvent } from '../events/event.js'
 import type { Metrics } from '../ops/metrics.js'
 import { pgSafeJson } from './event-rows.js'
 import { isDatabaseUnavailable, sqlState } from './failures.js'
+import { commitAcknowledged } from './writer.js'
 
 export interface QuarantineRecord {
   orgId: string
@@ -151,4 +152,44 @@ export async function dropFromFile(dir: string, eventIds: ReadonlySet<string>): 
     await handle.close()
   }
   await rename(temp, file)
+}
+
+export interface RedriveResult {
+  stored: string[]
+  /** Still refused, with the database's reason; they stay in the quarantine. */
+  refused: Array<{ eventId: string; reason: string }>
+}
+
+/**
+ * Try quarantined events again (after the cause was fixed: a column widened, a trigger dropped),
+ * each in a transaction of its own, exactly as a replay would store it (idempotent, with the
+ * visit it was acknowledged with). Stored ones leave the quarantine; the rest stay.
+ */
+export async function redriveQuarantine(
+  pool: pg.Pool,
+  dir: string,
+  visitTimeoutMinutes: number,
+  options: { orgId?: string; eventId?: string } = {},
+): Promise<RedriveResult> {
+  const records = await listQuarantine(pool, dir, { ...options, limit: 100_000 })
+  const result: RedriveResult = { stored: [], refused: [] }
+  const fromFile = new Set<string>()
+  for (const record of records) {
+    try {
+      await commitAcknowledged(pool, [record.event], visitTimeoutMinutes)
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw err
+      result.refused.push({ eventId: record.eventId, reason: (err as Error).message })
+      continue
+    }
+    result.stored.push(record.eventId)
+    if (record.store === 'file') fromFile.add(record.eventId)
+    else {
+      await pool.query('DELETE FROM quarantined_events WHERE org_id = $1 AND event_id = $2 AND received_at = $3', [
+        record.orgId, record.eventId, new Date(record.receivedAt),
+      ])
+    }
+  }
+  if (fromFile.size > 0) await dropFromFile(dir, fromFile)
+  return result
 }

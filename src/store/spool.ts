@@ -312,7 +312,9 @@ export class Spool {
   async remove(segment: Segment): Promise<void> {
     await rm(segment.file, { force: true })
     this.sealed = this.sealed.filter((s) => s !== segment)
+    // Room was freed: the next append tries again (and says so again if it still cannot write).
     this.full = false
+    this.failing = false
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,8 @@ import pg from 'pg'
 import type { Test } from 'tap'
 import { app, serverOptions } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
-import { newEvent } from '../../src/events/event.js'
+import { newEvent, type Clock } from '../../src/events/event.js'
+import { Writable } from 'node:stream'
 import { migrate } from '../../src/store/migrate.js'
 
 /**
@@ -15,20 +16,24 @@ import { migrate } from '../../src/store/migrate.js'
  * body of visitor ids into events and answers once the writer has them, as an adapter does.
  */
 export const testRoutes: FastifyPluginAsync = async (server) => {
-  server.post<{ Body: { org: string; visitors: string[] } }>(
+  server.post<{ Body: { org: string; visitors: string[]; queryText?: string } }>(
     '/test/events',
     {
       schema: {
         body: {
           type: 'object',
           required: ['org', 'visitors'],
-          properties: { org: { type: 'string' }, visitors: { type: 'array', items: { type: 'string' }, maxItems: 100 } },
+          properties: {
+            org: { type: 'string' },
+            visitors: { type: 'array', items: { type: 'string' }, maxItems: 100 },
+            queryText: { type: 'string' },
+          },
         },
       },
     },
     async (request) => {
       const events = request.body.visitors.map((visitorId) =>
-        newEvent({ orgId: request.body.org, protocol: 'coveo', type: 'search', visitorId, queryText: 'q' }, server.clock),
+        newEvent({ orgId: request.body.org, protocol: 'coveo', type: 'search', visitorId, queryText: request.body.queryText ?? 'q' }, server.clock),
       )
       const written = await server.writer.write(events)
       return { eventIds: written.map((e) => e.eventId), visitIds: written.map((e) => e.visitId) }
@@ -49,11 +54,13 @@ export async function buildAppWithTestRoute(
   t: Test,
   databaseUrl: string,
   env: Record<string, string> = {},
+  options: { logs?: CapturedLogs; clock?: Clock } = {},
 ): Promise<{ app: FastifyInstance; config: Config }> {
   const dataDir = env.DATA_DIR ?? (await tempDir(t, 'searchtrack-rel-data-'))
-  const config = loadConfig({ LOG_LEVEL: 'silent', BOOTSTRAP_DEFAULT_ORG: 'false', ...env, DATA_DIR: dataDir })
-  const server = Fastify(serverOptions(config))
-  await server.register(app, { config, databaseUrl })
+  const config = loadConfig({ LOG_LEVEL: options.logs ? 'trace' : 'silent', BOOTSTRAP_DEFAULT_ORG: 'false', ...env, DATA_DIR: dataDir })
+  const base = serverOptions(config)
+  const server = Fastify(options.logs ? { ...base, logger: { ...(base.logger as object), stream: options.logs.stream } } : base)
+  await server.register(app, { config, databaseUrl, clock: options.clock })
   await server.register(testRoutes)
   await server.ready()
   t.teardown(() => server.close())
@@ -61,6 +68,30 @@ export async function buildAppWithTestRoute(
 }
 
 export { freePort } from '../helpers/process.js'
+
+export interface CapturedLogs {
+  stream: Writable
+  /** Every line written so far, parsed. */
+  lines: Array<Record<string, unknown>>
+  text(): string
+}
+
+/** A log destination that keeps every line, for assertions on what was (not) logged. */
+export function captureLogs(): CapturedLogs {
+  const raw: string[] = []
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n')) {
+        if (line === '') continue
+        raw.push(line)
+        lines.push(JSON.parse(line) as Record<string, unknown>)
+      }
+      callback()
+    },
+  })
+  return { stream, lines, text: () => raw.join('\n') }
+}
 
 /** A PostgreSQL of this test's own, migrated, so the test can stop and start it. */
 export async function ownPostgres(t: Test): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
