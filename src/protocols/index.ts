@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { coveoProtocol, renderCoveoError } from './coveo/index.js'
 import { renderWorkplaceError, workplaceProtocol } from './workplace/index.js'
 import { inbentaProtocol, renderInbentaError } from './inbenta/index.js'
+import { coveoEventsProtocol } from './coveo-events/index.js'
 
 /**
  * One encapsulated plugin per protocol: each owns its routes, body parsers and error handler, so
@@ -11,6 +12,7 @@ export async function registerProtocols(app: FastifyInstance): Promise<void> {
   await app.register(coveoProtocol)
   await app.register(workplaceProtocol)
   await app.register(inbentaProtocol)
+  await app.register(coveoEventsProtocol)
 }
 
 /**
