@@ -35,6 +35,9 @@ export function serverOptions(config: Config): FastifyServerOptions<RawServerDef
       redact: ['req.headers.authorization', 'req.headers["x-inbenta-key"]', 'req.query.access_token'],
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Path segments that are names (App Search engines, Behavioral Analytics collections, org ids)
+    // may be 128 characters long; find-my-way's default stops at 100.
+    maxParamLength: 128,
     trustProxy: config.TRUST_PROXY,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
@@ -61,6 +64,8 @@ export const app = fp<AppOptions>(
       methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       allowedHeaders: [
         'authorization', 'content-type', 'x-elastic-client-meta', 'x-request-id',
+        // Elastic's App Search JavaScript client (Search UI's App Search connector).
+        'x-swiftype-client', 'x-swiftype-client-version',
         'x-inbenta-key', 'x-inbenta-session', 'x-inbenta-env', 'x-inbenta-source', 'x-inbenta-user-type',
       ],
       exposedHeaders: ['x-request-id'],

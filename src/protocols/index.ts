@@ -3,6 +3,8 @@ import { coveoProtocol, renderCoveoError } from './coveo/index.js'
 import { renderWorkplaceError, workplaceProtocol } from './workplace/index.js'
 import { inbentaProtocol, renderInbentaError } from './inbenta/index.js'
 import { coveoEventsProtocol } from './coveo-events/index.js'
+import { appSearchProtocol, renderAppSearchError } from './app-search/index.js'
+import { behavioralAnalyticsProtocol, renderBehavioralAnalyticsError } from './behavioral-analytics/index.js'
 
 /**
  * One encapsulated plugin per protocol: each owns its routes, body parsers and error handler, so
@@ -13,7 +15,12 @@ export async function registerProtocols(app: FastifyInstance): Promise<void> {
   await app.register(workplaceProtocol)
   await app.register(inbentaProtocol)
   await app.register(coveoEventsProtocol)
+  await app.register(appSearchProtocol)
+  await app.register(behavioralAnalyticsProtocol)
 }
+
+const APP_SEARCH_PATH = /^(\/[^/?]+)?\/api\/as(\/|\?|$)/
+const BEHAVIORAL_ANALYTICS_PATH = /^(\/[^/?]+)?\/_application(\/|\?|$)/
 
 /**
  * Errors raised before a request reaches any route (a malformed or oversized path) are answered
@@ -22,6 +29,9 @@ export async function registerProtocols(app: FastifyInstance): Promise<void> {
  */
 export function renderUnroutedError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   if (request.url.startsWith('/api/ws/')) return renderWorkplaceError(err, request, reply)
+  // App Search and Behavioral Analytics paths may sit under one reverse-proxy segment.
+  if (APP_SEARCH_PATH.test(request.url)) return renderAppSearchError(err, request, reply)
+  if (BEHAVIORAL_ANALYTICS_PATH.test(request.url)) return renderBehavioralAnalyticsError(err, request, reply)
   if (request.url.startsWith('/v1/')) return renderInbentaError(err, request, reply)
   return renderCoveoError(err, request, reply)
 }
