@@ -9,7 +9,7 @@ import { storePlugin } from './store/plugin.js'
 import { authPlugin } from './auth/plugin.js'
 import { opsRoutes } from './ops/routes.js'
 import { classifyError } from './errors.js'
-import { registerProtocols, renderUnroutedError } from './protocols/index.js'
+import { registerProtocols, renderProtocolNotFound, renderUnroutedError } from './protocols/index.js'
 import { limitsPlugin } from './http/limits.js'
 
 declare module 'fastify' {
@@ -89,8 +89,10 @@ export const app = fp<AppOptions>(
       if (e.internal) request.log.error({ err }, 'request failed')
       return reply.code(e.statusCode).headers(e.headers).send({ message: e.message, type: e.code })
     })
-    fastify.setNotFoundHandler((request, reply) =>
-      reply.code(404).send({ message: `No route for ${request.method} ${request.url.split('?')[0]}`, type: 'NotFound' }),
+    fastify.setNotFoundHandler(
+      (request, reply) =>
+        renderProtocolNotFound(request, reply) ??
+        reply.code(404).send({ message: `No route for ${request.method} ${request.url.split('?')[0]}`, type: 'NotFound' }),
     )
 
     await fastify.register(opsRoutes)

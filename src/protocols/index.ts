@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { HttpError } from '../errors.js'
 import { coveoProtocol, renderCoveoError } from './coveo/index.js'
 import { renderWorkplaceError, workplaceProtocol } from './workplace/index.js'
 import { inbentaProtocol, renderInbentaError } from './inbenta/index.js'
@@ -19,8 +20,21 @@ export async function registerProtocols(app: FastifyInstance): Promise<void> {
   await app.register(behavioralAnalyticsProtocol)
 }
 
-const APP_SEARCH_PATH = /^(\/[^/?]+)?\/api\/as(\/|\?|$)/
-const BEHAVIORAL_ANALYTICS_PATH = /^(\/[^/?]+)?\/_application(\/|\?|$)/
+// One leading segment, possibly empty (`//api/as/…` reaches no route, and still gets the shape).
+const APP_SEARCH_PATH = /^(\/[^/?]*)?\/api\/as(\/|\?|$)/
+const BEHAVIORAL_ANALYTICS_PATH = /^(\/[^/?]*)?\/_application(\/|\?|$)/
+
+/**
+ * A 404 for a path no protocol's prefix caught (a proxy segment the router cannot match, such as
+ * an empty one) but that is under App Search's or Behavioral Analytics' paths: in their shape.
+ * Undefined for any other path.
+ */
+export function renderProtocolNotFound(request: FastifyRequest, reply: FastifyReply) {
+  const err = new HttpError(404, 'NotFound', `No route for ${request.method} ${request.url.split('?')[0]}`)
+  if (APP_SEARCH_PATH.test(request.url)) return renderAppSearchError(err, request, reply)
+  if (BEHAVIORAL_ANALYTICS_PATH.test(request.url)) return renderBehavioralAnalyticsError(err, request, reply)
+  return undefined
+}
 
 /**
  * Errors raised before a request reaches any route (a malformed or oversized path) are answered
