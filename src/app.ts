@@ -9,7 +9,7 @@ import { storePlugin } from './store/plugin.js'
 import { authPlugin } from './auth/plugin.js'
 import { opsRoutes } from './ops/routes.js'
 import { classifyError } from './errors.js'
-import { registerProtocols, renderProtocolNotFound, renderUnroutedError } from './protocols/index.js'
+import { isElasticPath, registerProtocols, renderProtocolNotFound, renderUnroutedError } from './protocols/index.js'
 import { limitsPlugin } from './http/limits.js'
 
 declare module 'fastify' {
@@ -85,6 +85,8 @@ export const app = fp<AppOptions>(
 
     // Outside any protocol's prefix: a JSON body for every error, details of 5xx hidden.
     fastify.setErrorHandler((err, request, reply) => {
+      // A request under an Elastic path that reached no route (a 404 whose body failed to parse).
+      if (isElasticPath(request.url)) return renderUnroutedError(err, request, reply)
       const e = classifyError(err)
       if (e.internal) request.log.error({ err }, 'request failed')
       return reply.code(e.statusCode).headers(e.headers).send({ message: e.message, type: e.code })

@@ -24,6 +24,11 @@ export async function registerProtocols(app: FastifyInstance): Promise<void> {
 const APP_SEARCH_PATH = /^(\/[^/?]*)?\/api\/as(\/|\?|$)/
 const BEHAVIORAL_ANALYTICS_PATH = /^(\/[^/?]*)?\/_application(\/|\?|$)/
 
+/** Under App Search's or Behavioral Analytics' paths, whether or not a route was reached. */
+export function isElasticPath(url: string): boolean {
+  return APP_SEARCH_PATH.test(url) || BEHAVIORAL_ANALYTICS_PATH.test(url)
+}
+
 /**
  * A 404 for a path no protocol's prefix caught (a proxy segment the router cannot match, such as
  * an empty one) but that is under App Search's or Behavioral Analytics' paths: in their shape.

@@ -54,6 +54,17 @@ t.test('unrouted and framework errors keep each protocol shape', async (t) => {
   }
 })
 
+t.test('a body sent to an Elastic path no route serves is refused in that path\'s shape', async (t) => {
+  const { app } = await buildTestApp(t)
+  const long = 'x'.repeat(300)
+  for (const url of [`/${long}/api/as/v1/engines/e/click`, '//api/as/v1/engines/e/click', `/${long}/_application/analytics/c/event/search`]) {
+    const reply = await app.inject({ method: 'PATCH', url, headers: { 'content-type': 'application/json' }, payload: '{"broken' })
+    t.ok(reply.statusCode >= 400 && reply.statusCode < 500, `${url.slice(0, 40)}: ${reply.statusCode}`)
+    const body = reply.json()
+    t.ok(url.includes('/api/as/') ? Array.isArray(body.errors) : typeof body.error?.reason === 'string', `${url.slice(0, 40)}: ${reply.body.slice(0, 120)}`)
+  }
+})
+
 t.test('Event Protocol and Elastic refusals of the root limits keep their shapes', async (t) => {
   const { app } = await buildTestApp(t, { env: { JSON_MAX_DEPTH: '8', BODY_LIMIT_BYTES: '10000' } })
   const key = await createKey(app, 'acme')
