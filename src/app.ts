@@ -37,7 +37,7 @@ export function serverOptions(config: Config): FastifyServerOptions<RawServerDef
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Path segments that are names (App Search engines, Behavioral Analytics collections, org ids)
     // may be 128 characters long; find-my-way's default stops at 100.
-    maxParamLength: 128,
+    routerOptions: { maxParamLength: 128 },
     trustProxy: config.TRUST_PROXY,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
