@@ -184,7 +184,11 @@ function load(scenario, server, seconds, overallRate, connections = timing.conne
         headers: scenario.headers,
         body: scenario.body,
         // Visitors repeat, as real ones do: the visit upsert then updates rows instead of only inserting.
-        setupRequest: (request) => ({ ...request, path: scenario.path(`bench-visitor-${n++ % VISITORS}`) }),
+        // Protocols that carry the visitor in the body (the Event Protocol's meta.clientId) build it per request.
+        setupRequest: (request) => {
+          const visitor = `bench-visitor-${n++ % VISITORS}`
+          return { ...request, path: scenario.path(visitor), ...(scenario.bodyFor ? { body: scenario.bodyFor(visitor) } : {}) }
+        },
       },
     ],
   })
@@ -218,7 +222,7 @@ async function measure(scenario, server) {
   if (first.status === 404) {
     return { skipped: true, note: `route answered 404: ${scenario.needs} is not on this build yet; the scenario runs once it is merged` }
   }
-  if (first.status < 200 || first.status >= 300) {
+  if (first.status < 200 || first.status >= 300 || first.body.includes('"accepted":false')) {
     return { skipped: true, note: `probe answered ${first.status} (${first.body}); the scenario's request does not match the route's contract` }
   }
   await load(scenario, server, timing.warmup)
@@ -263,6 +267,21 @@ const clickEvent = {
   documentTitle: 'Headphones',
   originLevel1: 'default',
 }
+// Event Protocol events as Headless 4 and relay send them: a result click, and a batch of 20 mixing
+// the kinds a shop page sends (clicks, views, product views, cart changes, a purchase).
+const eventMeta = (type, clientId) => ({ type, config: { trackingId: 'shop' }, ts: 1796154526314, source: ['@coveo/headless@4.0.0', 'relay@1.2.6'], clientId, referrer: null, location: 'https://shop.example.com/search' })
+const itemMetadata = { uniqueFieldName: 'permanentid', uniqueFieldValue: 'sku-42', title: 'Headphones', author: 'Acme', url: 'https://shop.example.com/p/42' }
+const product = { productId: 'sku-42', name: 'Headphones', price: 79.99 }
+const protocolEvent = (i, clientId) => {
+  const kind = i % 5
+  if (kind === 0) return { responseId: '8c4c5f0e-6a1e-4c0b-9a49-4f8f1d3c1a2b', position: 1 + (i % 10), itemMetadata, meta: eventMeta('itemClick', clientId) }
+  if (kind === 1) return { itemMetadata, meta: eventMeta('itemView', clientId) }
+  if (kind === 2) return { currency: 'USD', product, meta: eventMeta('ec.productView', clientId) }
+  if (kind === 3) return { action: 'add', currency: 'USD', product, quantity: 1, meta: eventMeta('ec.cartAction', clientId) }
+  return { currency: 'USD', products: [{ product, quantity: 1 }], transaction: { id: `tx-${i}`, revenue: 79.99 }, meta: eventMeta('ec.purchase', clientId) }
+}
+const EVENT_PROTOCOL_BATCH = 20
+
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
 
 function scenarios(key) {
@@ -288,6 +307,24 @@ function scenarios(key) {
         eventsPerRequest: 1,
       },
       { name: 'coveo-searches-batch', needs: 'the Coveo UA v15 adapter', path: (v) => `/rest/ua/v15/analytics/searches?visitor=${v}`, headers: json, body: batch, eventsPerRequest: SEARCHES_BATCH },
+      {
+        name: 'coveo-events-click',
+        needs: 'the Coveo Event Protocol adapter',
+        path: () => '/rest/organizations/bench/events/v1',
+        headers: json,
+        body: JSON.stringify([protocolEvent(0, 'bench-probe')]),
+        bodyFor: (visitor) => JSON.stringify([protocolEvent(0, visitor)]),
+        eventsPerRequest: 1,
+      },
+      {
+        name: 'coveo-events-batch',
+        needs: 'the Coveo Event Protocol adapter',
+        path: () => '/rest/organizations/bench/events/v1',
+        headers: json,
+        body: JSON.stringify(Array.from({ length: EVENT_PROTOCOL_BATCH }, (_, i) => protocolEvent(i, 'bench-probe'))),
+        bodyFor: (visitor) => JSON.stringify(Array.from({ length: EVENT_PROTOCOL_BATCH }, (_, i) => protocolEvent(i, visitor))),
+        eventsPerRequest: EVENT_PROTOCOL_BATCH,
+      },
       {
         name: 'workplace-click',
         needs: 'the Workplace Search adapter',

@@ -149,6 +149,10 @@ const SEEDS = [
   { org: 'acme', visitors: ['a', 'b'] },
   { language: 'en', queryText: 'hello', actionCause: 'searchboxSubmit', responseTime: 12, searchQueryUid: '00000000-0000-4000-8000-000000000001', customData: { a: 1 } },
   [{ actionCause: 'documentOpen', documentPosition: 1, searchQueryUid: 'x', documentUri: 'https://a' }],
+  [{ responseId: 'r', position: 2, itemMetadata: { uniqueFieldName: 'permanentid', uniqueFieldValue: 'p' }, meta: { type: 'itemClick', ts: 1796154526314, clientId: 'c', config: { trackingId: 't' } } }],
+  [{ currency: 'USD', products: [{ product: { productId: 's', name: 'n', price: 7 }, quantity: 1 }], transaction: { id: 't', revenue: 7 }, meta: { type: 'ec.purchase', ts: 1796154526314, clientId: 'c' } }],
+  { query: 'everglade', document_id: 'doc-2', request_id: 'r', tags: ['results'] },
+  { search: { query: 'q', filters: { s: ['a'] }, page: { current: 1, size: 20 }, results: { items: [], total_results: 2 } }, document: { id: 'd', index: 'results' }, user: { id: 'u' }, session: { id: 's' } },
   { type: 'click', query_id: 'q', document_id: 'd', page: { url: 'https://a' } },
   { events: [{ type: 'search', data: { query: 'x' } }] },
   { action: 'click', data: { code: 'abc' } },
@@ -165,17 +169,23 @@ function fuzzBody() {
   if (kind === 6) return { body: `{"__proto__":{"x":1},"constructor":{"prototype":{"y":1}},"a":${seed}}`, type: 'application/json' }
   return { body: mutate(seed), type: pick(['application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded']) }
 }
-const TOKENS = [undefined, '', 'Bearer', 'Bearer x', 'Bearer st_0000000000000000_' + 'a'.repeat(43), 'Bearer eyJhbGciOiJub25lIn0.eyJvcmdhbml6YXRpb24iOiJhY21lIn0.', 'Basic Zm9vOmJhcg==', 'Bearer ' + 'A'.repeat(9000)]
+const TOKENS = [undefined, '', 'Bearer', 'Bearer x', 'Apikey x', 'Bearer search-x', 'Bearer st_0000000000000000_' + 'a'.repeat(43), 'Bearer eyJhbGciOiJub25lIn0.eyJvcmdhbml6YXRpb24iOiJhY21lIn0.', 'Basic Zm9vOmJhcg==', 'Bearer ' + 'A'.repeat(9000)]
 function fuzzPath(p) {
   return p.replace(/\{(\w+)\}/g, () => encodeURIComponent(pick(['acme', '', '..', '%00', 'x'.repeat(300), '\u00e9', '1', '-1', '%ZZ'])))
     + pick(['', '', '?org=acme', '?org=other&access_token=x', '?access_token=' + 'a'.repeat(5000), '?%ZZ=1', '?visitor=%00', '?a[b][c]=1'])
 }
 
-// Each protocol's error shape: Workplace `{"errors": [strings]}`, Inbenta `{"error": {code,
-// message}}`, Coveo and everything else `{message, type}`.
+// Each protocol's error shape: Workplace and App Search `{"errors": [strings]}`, Inbenta
+// `{"error": {code, message}}`, Behavioral Analytics Elasticsearch's `{"error": {root_cause, type,
+// reason}, "status"}`, Coveo (v15 and the Event Protocol) and everything else `{message, type}`.
 function hasProtocolShape(route, body) {
   if (typeof body !== 'object' || body === null) return false
-  if (route.startsWith('/api/ws/')) return Array.isArray(body.errors) && body.errors.length > 0 && body.errors.every((e) => typeof e === 'string')
+  const errorsList = Array.isArray(body.errors) && body.errors.length > 0 && body.errors.every((e) => typeof e === 'string')
+  if (route.startsWith('/api/ws/')) return errorsList
+  if (/^(\/\{prefix\})?\/api\/as\//.test(route)) return errorsList
+  if (/^(\/\{prefix\})?\/_application\//.test(route)) {
+    return typeof body.error?.type === 'string' && typeof body.error?.reason === 'string' && Array.isArray(body.error?.root_cause) && typeof body.status === 'number'
+  }
   if (route.startsWith('/v1/')) return typeof body.error?.code === 'number' && typeof body.error?.message === 'string'
   return typeof body.message === 'string' && typeof body.type === 'string'
 }

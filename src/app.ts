@@ -53,6 +53,9 @@ export function serverOptions(config: Config): FastifyServerOptions<RawServerDef
     // passes `http` to http.createServer; its types omit it.)
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     ...({ http: { headersTimeout: Math.min(10_000, config.REQUEST_TIMEOUT_MS), connectionsCheckingInterval: 1000 } } as object),
+    // Path segments that are names (App Search engines, Behavioral Analytics collections, org ids)
+    // may be 128 characters long; find-my-way's default stops at 100.
+    routerOptions: { maxParamLength: 128 },
     trustProxy: config.TRUST_PROXY,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
@@ -84,6 +87,8 @@ export const app = fp<AppOptions>(
       methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       allowedHeaders: [
         'authorization', 'content-type', 'x-elastic-client-meta', 'x-request-id', 'idempotency-key',
+        // Elastic's App Search JavaScript client (Search UI's App Search connector).
+        'x-swiftype-client', 'x-swiftype-client-version',
         'x-inbenta-key', 'x-inbenta-session', 'x-inbenta-env', 'x-inbenta-source', 'x-inbenta-user-type',
       ],
       exposedHeaders: ['x-request-id'],

@@ -2,13 +2,14 @@ import { randomFillSync, randomInt } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 
 /** The protocol an event arrived through; adapters set it, reports may filter on it. */
-export type Protocol = 'coveo' | 'coveo-events' | 'workplace' | 'inbenta'
+export type Protocol = 'coveo' | 'coveo-events' | 'workplace' | 'inbenta' | 'app-search' | 'behavioral-analytics'
 
 /**
  * Kinds of event in the one model. A click is a click whoever sent it; protocol-specific kinds
  * (Inbenta session actions, Measurement-Protocol collects) keep their details in `extra`.
+ * `commerce` is a cart change or a purchase (price, quantity, revenue in their own columns).
  */
-export type EventType = 'search' | 'click' | 'view' | 'custom' | 'collect' | 'feedback' | 'session'
+export type EventType = 'search' | 'click' | 'view' | 'custom' | 'collect' | 'feedback' | 'session' | 'commerce'
 
 /**
  * The canonical event: what every protocol adapter produces and the writer stores.
@@ -58,6 +59,15 @@ export interface TrackedEvent {
   customData?: Record<string, unknown> | null
   /** Everything else the client sent, so nothing is lost. */
   extra?: Record<string, unknown> | null
+  /** The page's label for its event stream (Coveo trackingId, Elastic collection). */
+  trackingId?: string | null
+  /** Commerce: a 3-letter currency code, the product's unit price, the change in quantity. */
+  currency?: string | null
+  price?: number | null
+  quantity?: number | null
+  /** Commerce: a purchase's total and its transaction id. */
+  revenue?: number | null
+  transactionId?: string | null
   /**
    * The client's idempotency key, scoped by the adapter (e.g. `workplace:<key>`): the writer
    * stores at most one event per (org, key), whichever instance receives the retries.
@@ -157,6 +167,12 @@ export function newEvent(input: EventInput, clock: Clock = systemClock): Tracked
     clientIp: input.clientIp ?? null,
     customData: input.customData ?? null,
     extra: input.extra ?? null,
+    trackingId: input.trackingId ?? null,
+    currency: input.currency ?? null,
+    price: input.price ?? null,
+    quantity: input.quantity ?? null,
+    revenue: input.revenue ?? null,
+    transactionId: input.transactionId ?? null,
     idempotencyKey: input.idempotencyKey ?? null,
   }
 }

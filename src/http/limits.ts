@@ -28,7 +28,8 @@ const OPS_ROUTES = new Set(['/health', '/ready', '/metrics'])
 /** The credential a request carries, wherever a protocol puts it. */
 function credentialOf(request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization
-  if (typeof auth === 'string' && auth.length > 0) return auth.replace(/^Bearer\s+/i, '')
+  // One key is one credential however it is sent (Bearer, Elastic's `Apikey`, App Search's `search-` prefix).
+  if (typeof auth === 'string' && auth.length > 0) return auth.replace(/^(Bearer|Apikey)\s+(search-)?/i, '')
   const query = request.query as Record<string, unknown> | undefined
   if (typeof query?.access_token === 'string') return query.access_token
   const inbenta = request.headers['x-inbenta-key']

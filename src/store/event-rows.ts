@@ -61,6 +61,13 @@ const COLUMNS: ReadonlyArray<readonly [string, string, Read]> = [
   ['client_ip', 'text', (e) => text(e.clientIp)],
   ['custom_data', 'jsonb', (e) => json(e.customData)],
   ['extra', 'jsonb', (e) => json(e.extra)],
+  ['tracking_id', 'text', (e) => text(e.trackingId)],
+  ['currency', 'text', (e) => text(e.currency)],
+  // numeric columns, sent as float8 arrays: see ELEMENT_TYPES.float8.
+  ['price', 'float8', (e) => e.price ?? null],
+  ['quantity', 'float8', (e) => e.quantity ?? null],
+  ['revenue', 'float8', (e) => e.revenue ?? null],
+  ['transaction_id', 'text', (e) => text(e.transactionId)],
 ]
 
 export const EVENT_COLUMNS: readonly string[] = COLUMNS.map(([column]) => column)
@@ -98,6 +105,10 @@ function inRange(value: number | null | undefined, [min, max]: readonly [number,
   return value === null || value === undefined || (Number.isInteger(value) && value >= min && value <= max)
 }
 
+function finite(value: number | null | undefined): boolean {
+  return value === null || value === undefined || (typeof value === 'number' && Number.isFinite(value))
+}
+
 function fitsBytes(value: string | null | undefined, max: number): boolean {
   // A UTF-16 code unit is at most 3 UTF-8 bytes: most values are decided without encoding them.
   return value === null || value === undefined || value.length * 3 <= max || Buffer.byteLength(value) <= max
@@ -117,6 +128,7 @@ export function checkEvent(event: TrackedEvent): void {
     : !inRange(event.responseTimeMs, INT4) ? `the response time ${event.responseTimeMs} is not an integer from 0 to ${INT4[1]}`
     : !inRange(event.outcome, INT2) ? `the outcome ${event.outcome} is out of range`
     : !inRange(event.feedbackScore, INT2) ? `the feedback score ${event.feedbackScore} is out of range`
+    : !finite(event.price) || !finite(event.quantity) || !finite(event.revenue) ? 'a price, quantity or revenue is not a finite number'
     : null
   if (problem) throw new EventValueError(`This event cannot be stored: ${problem}`)
 }
@@ -213,6 +225,21 @@ const ELEMENT_TYPES: Record<string, ElementType> = {
   },
   integer: { oid: 23, write: integer(4, -(2 ** 31), 2 ** 31 - 1) },
   smallint: { oid: 21, write: integer(2, -(2 ** 15), 2 ** 15 - 1) },
+  // The price, quantity and revenue columns are `numeric`, but their values arrive as JSON numbers,
+  // i.e. doubles: numeric's binary form (base-10000 digits, weight, scale) would be built from a
+  // decimal rendering of each double, for nothing. They go as float8 (8 bytes, one write) and the
+  // INSERT's assignment cast turns each into numeric with 15 significant digits (float8_numeric),
+  // so any amount written with up to 15 digits — every price — is stored exactly as it was sent.
+  float8: {
+    oid: 701,
+    write(out, value, column) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new ColumnValueError(`${column}: ${String(value)} is not a finite number`)
+      out.int32(8)
+      out.reserve(8)
+      out.buf.writeDoubleBE(value, out.at)
+      out.at += 8
+    },
+  },
   boolean: {
     oid: 16,
     write(out, value) {

@@ -171,7 +171,7 @@ t.test('a value its column cannot hold is refused before it is queued, never spo
   const cases = [
     ['documentPosition', 2 ** 31], ['numberOfResults', 3_000_000_000], ['outcome', 40_000], ['responseTimeMs', 1.5],
     ['feedbackScore', -40_000], ['eventId', 'not-a-uuid'], ['visitId', 'nope'], ['visitorId', 'é'.repeat(600)],
-    ['idempotencyKey', 'k'.repeat(513)], ['orgId', 'Not An Org'], ['receivedAt', new Date(NaN)],
+    ['idempotencyKey', 'k'.repeat(513)], ['orgId', 'Not An Org'], ['receivedAt', new Date(NaN)], ['price', Infinity], ['revenue', NaN], ['quantity', '2'],
   ] as const
   for (const [field, value] of cases) {
     const e = { ...newEvent({ orgId: 'acme', protocol: 'coveo', type: 'click', visitorId: 'v' }), [field]: value }
@@ -182,4 +182,20 @@ t.test('a value its column cannot hold is refused before it is queued, never spo
   t.equal(app.writer.spoolStatus.state, 'idle', 'the writer did not take the database for unreachable')
   const { rows } = await app.db.query('SELECT count(*)::int AS n FROM events')
   t.equal(rows[0].n, 0)
+})
+
+// price, quantity and revenue are numeric columns written from doubles (sent as float8 and cast on
+// insert): what a client writes in JSON with up to 15 significant digits comes back as written.
+t.test('commerce amounts are stored as the decimals the client wrote', async (t) => {
+  const { app } = await buildTestApp(t)
+  const amounts = [19.99, 0.1 + 0.2, 123456789012.34, 0, 0.5, 1e-7, 99999999999999.9]
+  const events = amounts.map((price, i) =>
+    newEvent({ orgId: 'acme', protocol: 'coveo-events', type: 'commerce', visitorId: `v${i}`, price, quantity: price, revenue: price, currency: 'USD', transactionId: `tx${i}`, trackingId: 'shop' }),
+  )
+  await app.writer.write(events)
+  const { rows } = await app.db.query('SELECT price::text, quantity::text, revenue::text, currency, transaction_id, tracking_id FROM events ORDER BY event_id')
+  t.same(rows.map((r) => r.price), ['19.99', '0.3', '123456789012.34', '0', '0.5', '0.0000001', '99999999999999.9'])
+  t.same(rows.map((r) => r.quantity), rows.map((r) => r.price))
+  t.same(rows.map((r) => r.revenue), rows.map((r) => r.price))
+  t.match(rows[0], { currency: 'USD', transaction_id: 'tx0', tracking_id: 'shop' })
 })

@@ -6,7 +6,7 @@ import { classifyError, HttpError } from '../../errors.js'
 import { clientFields } from '../../events/enrich.js'
 import { newEvent } from '../../events/event.js'
 import { authenticate } from './auth.js'
-import { idempotencyKey, IDEMPOTENCY_HEADER } from './idempotency.js'
+import { idempotencyKey, IDEMPOTENCY_HEADER } from '../../http/idempotency.js'
 import { validateAnalyticsEvent, type AnalyticsEvent } from './validate.js'
 
 const PROTOCOL = 'workplace'
