@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { readFile } from 'node:fs/promises'
 import { CoveoAnalyticsClient } from 'coveo.analytics'
 import { buildTestApp, createKey, listen } from '../helpers/app.js'
-import { launchChromium, openPage, pageServer, RequestLog } from '../helpers/browser.js'
+import { launchChromium, pageServer, RequestLog } from '../helpers/browser.js'
 
 // What a page of another origin can do in a real browser: never read the HttpOnly visitor cookie's
 // value unless an organization lists that origin; never read anything from a `null` origin; send
