@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Long reliability runs, bounded in time and on loopback only:
-//   node scripts/long-runs.mjs [outage|fuzz|all]
-//   OUTAGE_SECONDS=60 FUZZ_REQUESTS=10000 (defaults); SKIP_BUILD=1 to use the dist/ already built
+//   node scripts/long-runs.mjs [outage|fuzz|adversary|all]
+//   OUTAGE_SECONDS=60 FUZZ_REQUESTS=10000 FUZZ_SEED=20261201 ADVERSARY_SECONDS=180 (defaults);
+//   SKIP_BUILD=1 to use the dist/ already built
 // Builds dist/, runs the built service (test/reliability/fixtures/serve.mjs: dist/main.js's serve()
 // plus the test event route) against a PostgreSQL of its own, and prints what it found.
 import { spawn, execFileSync } from 'node:child_process'
 import http from 'node:http'
+import { openSync } from 'node:fs'
 import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -13,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { parse } from 'yaml'
 import { freePort, startThrowawayPostgres } from './throwaway-postgres.mjs'
+import { adversaryRun } from './adversary.mjs'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const which = process.argv[2] ?? 'all'
@@ -46,7 +49,7 @@ async function postgres() {
 async function service(env) {
   const port = await freePort()
   const child = spawn(process.execPath, [path.join(root, 'test/reliability/fixtures/serve.mjs')], {
-    cwd: root, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: root, stdio: ['ignore', process.env.LONG_RUN_LOG ? openSync(process.env.LONG_RUN_LOG, 'a') : 'ignore', 'pipe'],
     env: { PATH: process.env.PATH, LOG_LEVEL: 'error', HOST: '127.0.0.1', PORT: String(port), BOOTSTRAP_DEFAULT_ORG: 'false', ...env },
   })
   let stderr = ''
@@ -293,6 +296,7 @@ try {
   }
   if (which === 'outage' || which === 'all') ok = (await outageRun()) && ok
   if (which === 'fuzz' || which === 'all') ok = (await fuzzRun()) && ok
+  if (which === 'adversary' || which === 'all') ok = (await adversaryRun({ root, service, postgres, tempDir, until, log, sleep, cleanups })) && ok
 } catch (err) {
   console.error(err)
   ok = false

@@ -65,11 +65,6 @@ export function classifyError(err: unknown): ClassifiedError {
   if (err instanceof AuthError) {
     return { statusCode: AUTH_STATUS[err.code], code: err.code, message: err.message, headers: {}, internal: false }
   }
-  // A query the request needed (a key never seen before, during an outage; a pool saturated for
-  // longer than its connect timeout) could not run: a retry may succeed, so 503, not 500.
-  if (isDatabaseUnavailable(err)) {
-    return { statusCode: 503, code: 'Unavailable', message: 'The service cannot reach its database; retry shortly', headers: { 'retry-after': '5' }, internal: false }
-  }
   const fe = err as FastifyError
   switch (fe?.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -84,10 +79,16 @@ export function classifyError(err: unknown): ClassifiedError {
     case 'FST_ERR_VALIDATION':
       return client(400, 'InvalidRequest', fe.message)
   }
-  // Body parsers (JSON syntax errors, bad encodings) and other client mistakes carry a 4xx status.
+  // Body parsers (JSON syntax errors, bad encodings) and other client mistakes carry a 4xx status
+  // (a request the client aborted too: its ECONNRESET is the client's socket, not the database's).
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code = fe instanceof SyntaxError ? 'InvalidJson' : 'InvalidRequest'
     return client(fe.statusCode, code, fe.message)
+  }
+  // A query the request needed (a key never seen before, during an outage; a pool saturated for
+  // longer than its connect timeout) could not run: a retry may succeed, so 503, not 500.
+  if (isDatabaseUnavailable(err)) {
+    return { statusCode: 503, code: 'Unavailable', message: 'The service cannot reach its database; retry shortly', headers: { 'retry-after': '5' }, internal: false }
   }
   return { statusCode: 500, code: 'InternalError', message: 'Internal error', headers: {}, internal: true }
 }

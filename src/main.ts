@@ -35,9 +35,14 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   closeWithGrace({ delay: 9_000, logger: server.log }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'closing after an error')
     else server.log.info({ signal }, 'shutting down')
+    // Requests still arriving after 3 s are bodies trickled in (the others are answered within a
+    // batch window): cut them, or they would hold the close past its grace. Nothing of theirs was
+    // acknowledged.
+    const cut = setTimeout(() => server.server.closeAllConnections(), 3000).unref()
     // The database stops last, after the writer has flushed and the pool has ended (Fastify runs
     // this instance's onClose hooks in no order we could rely on for that).
     await server.close()
+    clearTimeout(cut)
     await database.stop()
   })
 

@@ -22,7 +22,7 @@ export function requestLogSerializer(request: FastifyRequest) {
 const OPS_ROUTES = new Set(['/health', '/ready', '/metrics'])
 
 /**
- * One line per finished request, at a level that fits its outcome: 5xx at error, 4xx at info (a
+ * One line per finished request, at a level that fits its outcome: 5xx at error (503 at warn), 4xx at info (a
  * client's mistake, worth seeing), the rest at debug — load balancers' probes of the ops routes
  * at trace — so that `info` stays readable under load. No "incoming request" line.
  */
@@ -31,7 +31,9 @@ export class RequestLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode
-    const level = error || status >= 500 ? 'error' : status >= 400 ? 'info' : OPS_ROUTES.has(request.url.split('?')[0]!) ? 'trace' : 'debug'
+    // 503 is a refusal the client is told to retry (an outage, a full spool, back-pressure): a
+    // warning, not an error of the service's.
+    const level = error || (status >= 500 && status !== 503) ? 'error' : status === 503 ? 'warn' : status >= 400 ? 'info' : OPS_ROUTES.has(request.url.split('?')[0]!) ? 'trace' : 'debug'
     // A disabled level is a no-op in pino: the serializer only runs for lines that are written.
     reply.log[level]({ req: request, statusCode: status, ms: Math.round(reply.elapsedTime), err: error ?? undefined }, 'request completed')
   }

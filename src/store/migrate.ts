@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import type pg from 'pg'
+import { withClient } from './client.js'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
@@ -25,35 +26,35 @@ export async function migrate(
   dir: string = MIGRATIONS_DIR,
 ): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
-  const client = await pool.connect()
-  try {
+  return withClient(pool, async (client) => {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      name text PRIMARY KEY,
-      applied_at timestamptz NOT NULL DEFAULT now()
-    )`)
-    const done = new Set(
-      (await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
-    )
-    const applied: string[] = []
-    for (const file of files) {
-      if (done.has(file)) continue
-      const sql = await readFile(path.join(dir, file), 'utf8')
-      await client.query('BEGIN')
-      try {
-        await client.query(sql)
-        await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file])
-        await client.query('COMMIT')
-      } catch (err) {
-        await client.query('ROLLBACK')
-        throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err })
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        name text PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`)
+      const done = new Set(
+        (await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
+      )
+      const applied: string[] = []
+      for (const file of files) {
+        if (done.has(file)) continue
+        const sql = await readFile(path.join(dir, file), 'utf8')
+        await client.query('BEGIN')
+        try {
+          await client.query(sql)
+          await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file])
+          await client.query('COMMIT')
+        } catch (err) {
+          await client.query('ROLLBACK')
+          throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err })
+        }
+        applied.push(file)
+        log?.info({ migration: file }, 'migration applied')
       }
-      applied.push(file)
-      log?.info({ migration: file }, 'migration applied')
+      return { applied, alreadyApplied: done.size }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {})
     }
-    return { applied, alreadyApplied: done.size }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {})
-    client.release()
-  }
+  })
 }

@@ -8,6 +8,7 @@ import type { Metrics } from '../ops/metrics.js'
 import type { Spool, Segment } from './spool.js'
 import type { Quarantine } from './quarantine.js'
 import { isDatabaseUnavailable, isDataError, sqlState } from './failures.js'
+import { withClient } from './client.js'
 
 export interface WriterOptions {
   /** How long the first request of a batch waits for others to join it. */
@@ -238,22 +239,19 @@ export async function commitAcknowledged(pool: pg.Pool, events: readonly Tracked
     if (current && current.visit_id === e.visitId) current.last_at = e.receivedAt
     else takeover.set(key, { org_id: e.orgId, visitor_id: e.visitorId, visit_id: e.visitId, started_at: e.receivedAt, last_at: e.receivedAt })
   }
-  const client = await pool.connect()
-  let broken: Error | undefined
-  try {
+  return withClient(pool, async (client) => {
     await client.query('BEGIN')
-    const statement = statementFor(events, true, `${visitTimeoutMinutes * 60} seconds`)
-    const result = toResult((await client.query<BatchRow>(statement)).rows)
-    if (takeover.size > 0) await client.query(TAKEOVER_SQL, [JSON.stringify([...takeover.values()])])
-    await client.query('COMMIT')
-    return result
-  } catch (err) {
-    broken = err as Error
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release(broken && isDatabaseUnavailable(broken) ? broken : undefined)
-  }
+    try {
+      const statement = statementFor(events, true, `${visitTimeoutMinutes * 60} seconds`)
+      const result = toResult((await client.query<BatchRow>(statement)).rows)
+      if (takeover.size > 0) await client.query(TAKEOVER_SQL, [JSON.stringify([...takeover.values()])])
+      await client.query('COMMIT')
+      return result
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    }
+  })
 }
 
 /** Visits remembered for outages: enough for the visitors active in the last half hour. */

@@ -240,6 +240,7 @@ export function renderCoveoError(err: unknown, request: FastifyRequest, reply: F
   // The JavaScript Search Framework renews its search token only on 400 InvalidToken.
   const statusCode = err instanceof AuthError && err.code === 'InvalidToken' ? 400 : e.statusCode
   if (e.internal) request.log.error({ err }, 'coveo request failed')
+  else if (e.statusCode >= 500) request.log.warn({ err, type: e.code }, 'coveo request refused for now')
   else request.log.info({ type: e.code, message: e.message }, 'coveo request refused')
   request.server.metrics.eventsRejected.inc({ protocol: 'coveo', reason: e.code })
   return reply.code(statusCode).headers(e.headers).send({ message: e.message, type: e.code })

@@ -1,0 +1,26 @@
+import type pg from 'pg'
+import { isDatabaseUnavailable } from './failures.js'
+
+/**
+ * Run `work` on one client of `pool` (a transaction, a session lock). A checked-out client has
+ * no error listener of the pool's: the database going away between two of its queries emits an
+ * 'error' nobody listens to, and that ends the process. Here the error is caught, and a client
+ * that lost its connection is destroyed rather than given back.
+ */
+export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  let lost: Error | undefined
+  const onError = (err: Error) => {
+    lost = err
+  }
+  client.on('error', onError)
+  try {
+    return await work(client)
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) lost ??= err as Error
+    throw err
+  } finally {
+    client.removeListener('error', onError)
+    client.release(lost)
+  }
+}
