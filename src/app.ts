@@ -11,6 +11,7 @@ import { opsRoutes } from './ops/routes.js'
 import { classifyError } from './errors.js'
 import { registerProtocols, renderUnroutedError } from './protocols/index.js'
 import { limitsPlugin } from './http/limits.js'
+import { reportsPlugin } from './reports/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -90,6 +91,7 @@ export const app = fp<AppOptions>(
 
     await fastify.register(opsRoutes)
     await registerProtocols(fastify)
+    await fastify.register(reportsPlugin, options)
   },
   { name: 'searchtrack' },
 )
