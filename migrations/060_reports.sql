@@ -296,7 +296,7 @@ CREATE TABLE report_tiles (
   uv_reformulated integer NOT NULL,
   rt_sum         bigint NOT NULL,
   rt_count       integer NOT NULL,
-  ttfc           integer[] NOT NULL,
+  ttfc           integer[],
   clicks         integer NOT NULL,
   pos_sum        bigint NOT NULL,
   pos_count      integer NOT NULL,

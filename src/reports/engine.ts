@@ -12,6 +12,20 @@ export class Params {
     this.values.push(value)
     return `$${this.values.length}`
   }
+
+  /**
+   * A statement that uses some of the parameters collected so far, renumbered: PostgreSQL refuses
+   * parameters a statement does not reference (several statements share one collection).
+   */
+  query(sql: string): [string, unknown[]] {
+    const used = new Map<number, number>()
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+      const index = Number(n)
+      if (!used.has(index)) used.set(index, used.size + 1)
+      return `$${used.get(index)}`
+    })
+    return [text, [...used.keys()].map((i) => this.values[i - 1])]
+  }
 }
 
 export interface AggregateRequest {

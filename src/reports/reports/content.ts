@@ -25,7 +25,7 @@ export async function documentRows(
   const where = view === 'foundLate' ? `"averagePosition" > 3 AND clicks >= ${p.add(minClicks)}` : view === 'negativeFeedback' ? 'negative > 0' : 'true'
   const order = view === 'foundLate' ? 'clicks * ("averagePosition" - 1) DESC' : view === 'negativeFeedback' ? 'negative DESC, clicks DESC' : 'clicks DESC'
   const { rows } = await db.query(
-    `WITH c AS (
+    ...p.query(`WITH c AS (
        SELECT c.document, count(*)::int AS clicks, count(DISTINCT c.search_id)::int AS "searchesLeading",
          round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition",
          (array_agg(c.title ORDER BY c.received_at DESC) FILTER (WHERE c.title IS NOT NULL))[1] AS title,
@@ -44,8 +44,7 @@ export async function documentRows(
          round(fb.positive::numeric / nullif(fb.positive + fb.negative, 0), 6)::float8 AS "feedbackPositiveRate"
        FROM c FULL JOIN fb ON fb.document = c.document
      )
-     SELECT * FROM rows WHERE ${only} AND ${where} ORDER BY ${order}, document OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`,
-    p.values,
+     SELECT * FROM rows WHERE ${only} AND ${where} ORDER BY ${order}, document OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`),
   )
   return rows
 }
@@ -56,19 +55,16 @@ export async function documentDetail(db: pg.ClientBase, scope: Scope, document: 
   const clickScope = factScope('clicks', requestOf(scope), p, 'c')
   const doc = p.add(document)
   const leading = await db.query(
-    `SELECT c.q AS query, count(*)::int AS clicks, round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition"
-     FROM report_clicks c WHERE ${clickScope} AND c.document = ${doc} AND c.q IS NOT NULL GROUP BY c.q ORDER BY clicks DESC, c.q LIMIT 50`,
-    p.values,
+    ...p.query(`SELECT c.q AS query, count(*)::int AS clicks, round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition"
+     FROM report_clicks c WHERE ${clickScope} AND c.document = ${doc} AND c.q IS NOT NULL GROUP BY c.q ORDER BY clicks DESC, c.q LIMIT 50`),
   )
   const positions = await db.query(
-    `SELECT c.position, count(*)::int AS clicks FROM report_clicks c WHERE ${clickScope} AND c.document = ${doc} AND c.position >= 1
-     GROUP BY c.position ORDER BY c.position LIMIT 100`,
-    p.values,
+    ...p.query(`SELECT c.position, count(*)::int AS clicks FROM report_clicks c WHERE ${clickScope} AND c.document = ${doc} AND c.position >= 1
+     GROUP BY c.position ORDER BY c.position LIMIT 100`),
   )
   const series = await db.query(
-    `SELECT date_trunc(${p.add(scope.interval)}, c.received_at, ${p.add(scope.tz.pg)}) AS t, count(*)::int AS clicks
-     FROM report_clicks c WHERE ${clickScope} AND c.document = ${doc} GROUP BY 1 ORDER BY 1`,
-    p.values,
+    ...p.query(`SELECT date_trunc(${p.add(scope.interval)}, c.received_at, ${p.add(scope.tz.pg)}) AS t, count(*)::int AS clicks
+     FROM report_clicks c WHERE ${clickScope} AND c.document = ${doc} GROUP BY 1 ORDER BY 1`),
   )
   return {
     document,
@@ -86,12 +82,11 @@ export async function feedbackRows(db: pg.ClientBase, scope: Scope, groupBy: str
   if (!column) throw new ReportError('InvalidParameter', `groupBy is one of ${Object.keys(FEEDBACK_GROUPS).join(', ')}`)
   const p = new Params()
   const { rows } = await db.query(
-    `SELECT ${column} AS key, count(*) FILTER (WHERE o.score > 0)::int AS positive, count(*) FILTER (WHERE o.score < 0)::int AS negative,
+    ...p.query(`SELECT ${column} AS key, count(*) FILTER (WHERE o.score > 0)::int AS positive, count(*) FILTER (WHERE o.score < 0)::int AS negative,
        count(*) FILTER (WHERE o.score = 0)::int AS neutral,
        round((count(*) FILTER (WHERE o.score > 0))::numeric / nullif(count(*) FILTER (WHERE o.score <> 0), 0), 6)::float8 AS "feedbackPositiveRate"
      FROM report_others o WHERE ${factScope('others', requestOf(scope), p, 'o')} AND o.score IS NOT NULL
-     GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`,
-    p.values,
+     GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`),
   )
   return rows
 }
@@ -99,10 +94,9 @@ export async function feedbackRows(db: pg.ClientBase, scope: Scope, groupBy: str
 export async function feedbackComments(db: pg.ClientBase, scope: Scope) {
   const p = new Params()
   const { rows } = await db.query(
-    `SELECT o.received_at AS at, o.q AS query, o.document, o.score, o.comment FROM report_others o
+    ...p.query(`SELECT o.received_at AS at, o.q AS query, o.document, o.score, o.comment FROM report_others o
      WHERE ${factScope('others', requestOf(scope), p, 'o')} AND o.score IS NOT NULL AND o.comment IS NOT NULL
-     ORDER BY o.received_at DESC, o.event_id DESC LIMIT 50`,
-    p.values,
+     ORDER BY o.received_at DESC, o.event_id DESC LIMIT 50`),
   )
   return rows.map((r) => ({ ...r, at: (r.at as Date).toISOString() }))
 }

@@ -173,45 +173,39 @@ export async function queryDetail(db: pg.ClientBase, scope: Scope, rawQuery: str
   const clickScope = factScope('clicks', request, p, 'c')
   const searchScope = factScope('searches', request, p, 'f')
   const positions = await db.query(
-    `SELECT b.lo AS "from", b.hi AS "to", count(c.event_id)::int AS clicks
+    ...p.query(`SELECT b.lo AS "from", b.hi AS "to", count(c.event_id)::int AS clicks
      FROM (VALUES ${Array.from({ length: 10 }, (_, i) => `(${i + 1}, ${i + 1})`).join(', ')}, (11, 20), (21, NULL)) b(lo, hi)
      LEFT JOIN report_clicks c ON c.q = ${qp} AND ${clickScope} AND c.position >= b.lo AND (b.hi IS NULL OR c.position <= b.hi)
-     GROUP BY b.lo, b.hi ORDER BY b.lo`,
-    p.values,
+     GROUP BY b.lo, b.hi ORDER BY b.lo`),
   )
   const documents = await db.query(
-    `SELECT c.document, count(*)::int AS clicks, round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition"
+    ...p.query(`SELECT c.document, count(*)::int AS clicks, round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition"
      FROM report_clicks c WHERE c.q = ${qp} AND ${clickScope} AND c.document IS NOT NULL
-     GROUP BY c.document ORDER BY clicks DESC, c.document LIMIT 50`,
-    p.values,
+     GROUP BY c.document ORDER BY clicks DESC, c.document LIMIT 50`),
   )
   const next = await db.query(
-    `SELECT f.next_q AS query, count(*)::int AS count, round(avg(f.next_clicked::int), 6)::float8 AS "ledToClick"
+    ...p.query(`SELECT f.next_q AS query, count(*)::int AS count, round(avg(f.next_clicked::int), 6)::float8 AS "ledToClick"
      FROM report_searches f WHERE f.q = ${qp} AND f.is_user AND f.next_q IS NOT NULL AND ${searchScope}
-     GROUP BY f.next_q ORDER BY count DESC, f.next_q LIMIT 20`,
-    p.values,
+     GROUP BY f.next_q ORDER BY count DESC, f.next_q LIMIT 20`),
   )
   // Refinements of this query: refinement searches of the chains of its user searches.
   const refinements = await db.query(
-    `SELECT r.cause, count(*)::int AS count FROM report_searches f
+    ...p.query(`SELECT r.cause, count(*)::int AS count FROM report_searches f
      JOIN report_searches r ON r.org_id = f.org_id AND r.visit_id = f.visit_id AND r.received_at >= f.received_at AND r.event_id <> f.event_id
        AND r.received_at <= f.received_at + interval '30 minutes' AND r.cause_class = 'refinement' AND NOT r.partial AND r.q = f.q
      WHERE f.q = ${qp} AND f.is_user AND ${searchScope}
-     GROUP BY r.cause ORDER BY count DESC, r.cause LIMIT 20`,
-    p.values,
+     GROUP BY r.cause ORDER BY count DESC, r.cause LIMIT 20`),
   )
   const visitors = await db.query(
-    `SELECT count(DISTINCT f.visitor_id)::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
-     FROM report_searches f WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}`,
-    p.values,
+    ...p.query(`SELECT count(DISTINCT f.visitor_id)::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
+     FROM report_searches f WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}`),
   )
   const hubs = await db.query(
-    `SELECT f.hub, count(*) FILTER (WHERE f.is_user)::int AS "userSearches",
+    ...p.query(`SELECT f.hub, count(*) FILTER (WHERE f.is_user)::int AS "userSearches",
        round((count(*) FILTER (WHERE f.uid IS NOT NULL AND NOT f.partial AND f.clicks > 0))::numeric
          / nullif(count(*) FILTER (WHERE f.uid IS NOT NULL AND NOT f.partial), 0), 6)::float8 AS ctr
      FROM report_searches f WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}
-     GROUP BY f.hub ORDER BY "userSearches" DESC, f.hub NULLS LAST`,
-    p.values,
+     GROUP BY f.hub ORDER BY "userSearches" DESC, f.hub NULLS LAST`),
   )
   const total = { sums: totals.sums, visits: null, protocols: totals.protocols }
   return {
@@ -248,7 +242,7 @@ export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: 
   const request = { orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
   const where = factScope('searches', request, p)
   const { rows: clusters } = await db.query(
-    `WITH gaps AS (
+    ...p.query(`WITH gaps AS (
        SELECT f.gap_key, f.q, f.visitor_id FROM report_searches f WHERE ${where} AND f.is_user AND f.nr = 0
      ),
      clusters AS (
@@ -261,16 +255,14 @@ export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: 
           FROM (SELECT q, count(*)::int AS n FROM gaps g WHERE g.gap_key = c.gap_key GROUP BY q) x) AS queries,
        (SELECT min(s.received_at) FROM report_searches s
           WHERE s.org_id = ${p.add(scope.orgId)} AND s.gap_key = c.gap_key AND s.is_user AND s.nr = 0) AS "firstSeen"
-     FROM clusters c ORDER BY c.no_result_searches DESC, c.gap_key`,
-    p.values,
+     FROM clusters c ORDER BY c.no_result_searches DESC, c.gap_key`),
   )
   const p2 = new Params()
   const { rows: rescues } = await db.query(
-    `SELECT f.gap_key, f.q AS "failedQuery", f.rescue_q AS "rescueQuery", count(*)::int AS count
+    ...p2.query(`SELECT f.gap_key, f.q AS "failedQuery", f.rescue_q AS "rescueQuery", count(*)::int AS count
      FROM report_searches f WHERE ${factScope('searches', request, p2)} AND f.is_user AND f.nr = 0 AND f.rescue_q IS NOT NULL
        AND f.gap_key = ANY(${p2.add(clusters.map((c) => c.key))}::text[])
-     GROUP BY f.gap_key, f.q, f.rescue_q ORDER BY count DESC, f.q, f.rescue_q`,
-    p2.values,
+     GROUP BY f.gap_key, f.q, f.rescue_q ORDER BY count DESC, f.q, f.rescue_q`),
   )
   const size = new Map(clusters.map((c) => [c.key as string, c.noResultSearches as number]))
   const from = scope.period.from.toMillis()
