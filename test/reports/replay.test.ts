@@ -92,10 +92,9 @@ t.test('two instances on one database: one maintains, both answer the same figur
   // Every other event through the other instance.
   const both = { ...a, app: a.app } as ReportsApp
   let n = 0
-  const inject = a.app.inject.bind(a.app)
-  both.app = new Proxy(a.app, {
-    get: (target, prop) => (prop === 'inject' ? (o: Parameters<typeof inject>[0]) => (n++ % 2 === 0 ? inject(o) : b.app.inject(o)) : Reflect.get(target, prop)),
-  })
+  type InjectOptions = import('light-my-request').InjectOptions
+  const alternate = (o: InjectOptions) => (n++ % 2 === 0 ? a.app.inject(o) : b.app.inject(o))
+  both.app = new Proxy(a.app, { get: (target, prop) => (prop === 'inject' ? alternate : Reflect.get(target, prop)) })
   await sendHandMadeSet(both, base)
   t.equal(n, 17)
   const holders = [a, b].filter((x) => x.app.reports.maintenance!.holdsLease)
