@@ -69,7 +69,10 @@ export const MEASURES: Measure[] = [
 
 /** The per-row expression of a measure on a fact table (0, or NULL for arrays, when it does not apply). */
 export function measureExpression(measure: Measure, table: FactTable): string {
-  return measure[table] ?? (measure.type === 'integer[]' ? 'NULL::integer[]' : '0')
+  const expression = measure[table]
+  if (measure.type === 'integer[]') return expression ?? 'NULL::integer[]'
+  // A comparison with a missing value is NULL: it counts as "no" (0), never as a missing sum.
+  return expression === undefined ? '0' : `coalesce((${expression}), 0)`
 }
 
 /** How a measure is summed: arrays elementwise. */
