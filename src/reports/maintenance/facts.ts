@@ -17,6 +17,11 @@ CREATE TEMP TABLE IF NOT EXISTS report_bind (kind char, org_id text, event_id uu
 CREATE TEMP TABLE IF NOT EXISTS report_affected (org_id text, event_id uuid) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS report_touched (org_id text, at timestamptz) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS report_changed_visits (org_id text, visit_id uuid, at timestamptz, context boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS report_ctx_win (org_id text, visit_id uuid, since timestamptz) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS report_ctx_rows (org_id text, event_id uuid, received_at timestamptz, visit_id uuid, q text, gap_key text,
+  cause_class text, nr integer, clicks integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS report_ctx_result (org_id text, event_id uuid, partial boolean, is_user boolean, chain_clicked boolean,
+  abandoned boolean, reformulated boolean, next_q text, next_clicked boolean, rescue_q text) ON COMMIT DELETE ROWS;
 `
 
 const TAKE_CHUNK = `
@@ -41,29 +46,49 @@ SELECT o.org_id, o.settings,
     THEN least(greatest((o.settings->>'bindWindowHours')::numeric, 1), 168)::int ELSE 24 END)
 FROM organizations o WHERE o.org_id IN (SELECT DISTINCT org_id FROM report_new)`
 
-/** Event ids already in the facts with another receipt time. */
-const DUPLICATES = `
+/**
+ * An event id seen again with another receipt time (events keys include received_at, so both are
+ * stored): the facts keep the first, the later ones are recorded for the DUPLICATE_EVENT_ID check.
+ * Within a chunk, by counting; against stored facts, by the upserts below (an upsert that updated
+ * an existing row whose time differs).
+ */
+const DUPLICATES_IN_CHUNK = `
 INSERT INTO report_duplicates (org_id, event_id, received_at, protocol)
-SELECT n.org_id, n.event_id, n.received_at, n.protocol FROM report_new n
-WHERE EXISTS (SELECT 1 FROM report_searches x WHERE x.org_id = n.org_id AND x.event_id = n.event_id AND x.received_at <> n.received_at)
-   OR EXISTS (SELECT 1 FROM report_clicks x WHERE x.org_id = n.org_id AND x.event_id = n.event_id AND x.received_at <> n.received_at)
-   OR EXISTS (SELECT 1 FROM report_others x WHERE x.org_id = n.org_id AND x.event_id = n.event_id AND x.received_at <> n.received_at)
+SELECT org_id, event_id, received_at, protocol FROM (
+  SELECT n.*, row_number() OVER (PARTITION BY org_id, event_id ORDER BY received_at) AS k FROM report_new n
+) x WHERE k > 1
 ON CONFLICT DO NOTHING`
+
+function withDuplicates(upsert: string): string {
+  return `WITH up AS (${upsert} RETURNING t.org_id, t.event_id, t.received_at AS stored_at, t.protocol, t.xmax::text <> '0' AS existed)
+INSERT INTO report_duplicates (org_id, event_id, received_at, protocol)
+SELECT n.org_id, n.event_id, n.received_at, n.protocol FROM up
+JOIN report_new n ON n.org_id = up.org_id AND n.event_id = up.event_id AND n.received_at <> up.stored_at
+WHERE up.existed
+ON CONFLICT DO NOTHING`
+}
 
 const CAUSE = `coalesce(e.action_cause, e.extra->>'logType')`
 const SUPPORT = `report_support(st.settings, e.protocol, e.type, e.event_type, e.event_value, e.extra->>'dataKey', e.document_url)`
 
+// Gap keys (a text-search parse each) are worked out once per distinct query and language of the chunk.
 const UPSERT_SEARCHES = `
 INSERT INTO report_searches AS t (org_id, event_id, received_at, visit_id, visitor_id, protocol, uid, hub, tab, origin_level3,
   language, device, pipeline, cause, cause_class, q, display, gap_key, nr, response_ms, is_bot, support)
 SELECT e.org_id, e.event_id, e.received_at, e.visit_id, e.visitor_id, e.protocol, e.search_query_uid, e.origin_level1,
-  e.origin_level2, e.origin_level3, e.language, e.device_category, e.query_pipeline, ${CAUSE},
-  coalesce(st.settings->'causeClasses'->>${CAUSE}, report_cause_class(${CAUSE})),
-  n.q, btrim(coalesce(e.query_text, '')), report_gap_key(n.q, e.language), e.number_of_results, e.response_time_ms, e.is_bot, ${SUPPORT}
-FROM report_new e
+  e.origin_level2, e.origin_level3, e.language, e.device_category, e.query_pipeline, e.cause,
+  coalesce(st.settings->'causeClasses'->>e.cause, report_cause_class(e.cause)),
+  e.q, btrim(coalesce(e.query_text, '')), k.gap_key, e.number_of_results, e.response_time_ms, e.is_bot,
+  report_support(st.settings, e.protocol, e.type, e.event_type, e.event_value, e.extra->>'dataKey', e.document_url)
+FROM (
+  SELECT DISTINCT ON (org_id, event_id) *, report_normalize_query(query_text) AS q, coalesce(action_cause, extra->>'logType') AS cause
+  FROM report_new WHERE type = 'search' ORDER BY org_id, event_id, received_at
+) e
 JOIN report_settings st USING (org_id)
-CROSS JOIN LATERAL (SELECT report_normalize_query(e.query_text) AS q) n
-WHERE e.type = 'search'
+JOIN (
+  SELECT q, language, report_gap_key(q, language) AS gap_key
+  FROM (SELECT DISTINCT report_normalize_query(query_text) AS q, language FROM report_new WHERE type = 'search') d
+) k ON k.q = e.q AND k.language IS NOT DISTINCT FROM e.language
 ON CONFLICT (org_id, event_id) DO UPDATE SET
   cause = EXCLUDED.cause, cause_class = EXCLUDED.cause_class, q = EXCLUDED.q, display = EXCLUDED.display,
   gap_key = EXCLUDED.gap_key, support = EXCLUDED.support`
@@ -74,7 +99,8 @@ INSERT INTO report_clicks AS t (org_id, event_id, received_at, visit_id, visitor
 SELECT e.org_id, e.event_id, e.received_at, e.visit_id, e.visitor_id, e.protocol, e.search_query_uid, e.origin_level1,
   e.origin_level2, e.language, e.device_category, e.document_position, coalesce(e.document_id, e.document_url),
   e.document_title, e.document_url, e.source_name, e.is_bot, ${SUPPORT}
-FROM report_new e JOIN report_settings st USING (org_id)
+FROM (SELECT DISTINCT ON (org_id, event_id) * FROM report_new ORDER BY org_id, event_id, received_at) e
+JOIN report_settings st USING (org_id)
 WHERE e.type = 'click'
 ON CONFLICT (org_id, event_id) DO UPDATE SET support = EXCLUDED.support`
 
@@ -103,7 +129,8 @@ SELECT e.org_id, e.event_id, e.received_at, e.visit_id, e.visitor_id, e.protocol
   e.language, e.device_category, e.is_bot, e.event_type, e.event_value, e.extra->>'dataKey',
   coalesce(e.search_query_uid, e.last_search_query_uid), coalesce(e.document_id, e.document_url), ${SCORE},
   left(e.custom_data->>'comment', 2000), ${SUPPORT}
-FROM report_new e JOIN report_settings st USING (org_id)
+FROM (SELECT DISTINCT ON (org_id, event_id) * FROM report_new ORDER BY org_id, event_id, received_at) e
+JOIN report_settings st USING (org_id)
 WHERE e.type NOT IN ('search', 'click')
 ON CONFLICT (org_id, event_id) DO UPDATE SET score = EXCLUDED.score, support = EXCLUDED.support`
 
@@ -204,25 +231,29 @@ SELECT org_id, visit_id, min(at), bool_or(context) FROM (
  * search within 10 s, its chain up to the next user search, the next user searches within 10 or 5
  * minutes, whether any user search follows). So when events arrive at t, only searches from a
  * little before t need recomputing: from the second-last user search more than 30 minutes before
- * t (a chain head whose chain reaches t, and the one before it whose next-query and rescue facts
- * read that head's chain), or the start of the visit. Each such search is recomputed from every
+ * t (a chain head whose chain reaches t, and the one before it whose next-query facts read that
+ * head's chain; the 30 minutes cover the 10-minute rescue window), or the start of the visit. Each such search is recomputed from every
  * later search of its visit.
  */
+// Materialized in steps (temporary tables, analyzed): estimated as one CTE, the window's size was
+// guessed at a handful of rows and the planner chose nested loops over thousands.
+const VISIT_WINDOWS = `
+INSERT INTO report_ctx_win
+SELECT v.org_id, v.visit_id, coalesce((
+  SELECT s.received_at FROM report_searches s
+  WHERE s.org_id = v.org_id AND s.visit_id = v.visit_id AND s.is_user AND s.received_at < v.at - interval '30 minutes'
+  ORDER BY s.received_at DESC, s.event_id DESC OFFSET 1 LIMIT 1), '-infinity')
+FROM report_changed_visits v WHERE v.context`
+
+const VISIT_ROWS_IN_WINDOW = `
+INSERT INTO report_ctx_rows
+SELECT s.org_id, s.event_id, s.received_at, s.visit_id, s.q, s.gap_key, s.cause_class, s.nr, s.clicks
+FROM report_ctx_win w JOIN report_searches s ON s.org_id = w.org_id AND s.visit_id = w.visit_id AND s.received_at >= w.since`
+
 const VISIT_CONTEXT = `
-WITH win AS (
-  SELECT v.org_id, v.visit_id, coalesce((
-    SELECT s.received_at FROM report_searches s
-    WHERE s.org_id = v.org_id AND s.visit_id = v.visit_id AND s.is_user AND s.received_at < v.at - interval '30 minutes'
-    ORDER BY s.received_at DESC, s.event_id DESC OFFSET 1 LIMIT 1), '-infinity') AS since
-  FROM report_changed_visits v WHERE v.context
-),
-rows AS MATERIALIZED (
-  SELECT s.org_id, s.event_id, s.received_at, s.visit_id, s.q, s.gap_key, s.cause_class, s.nr, s.clicks
-  FROM win w JOIN report_searches s ON s.org_id = w.org_id AND s.visit_id = w.visit_id AND s.received_at >= w.since
-),
-s1 AS (
+WITH s1 AS (
   SELECT r.*, lead(received_at) OVER w AS next_at, lead(cause_class) OVER w AS next_class, lead(q) OVER w AS next_any_q
-  FROM rows r WINDOW w AS (PARTITION BY org_id, visit_id ORDER BY received_at, event_id)
+  FROM report_ctx_rows r WINDOW w AS (PARTITION BY org_id, visit_id ORDER BY received_at, event_id)
 ),
 s2 AS (
   SELECT s1.*, coalesce(cause_class = 'asYouType' AND clicks = 0 AND next_at - received_at <= interval '10 seconds'
@@ -239,30 +270,27 @@ chains AS (
     max(received_at) FILTER (WHERE NOT partial) AS ended
   FROM s4 WHERE g > 0 GROUP BY org_id, visit_id, g
 ),
-u1 AS (
+u1 AS MATERIALIZED (
   SELECT s4.org_id, s4.visit_id, s4.event_id, s4.received_at, s4.q, s4.gap_key, s4.nr, c.clicked, c.ended,
-    lead(s4.received_at) OVER w AS next_u_at, lead(s4.q) OVER w AS next_u_q,
-    (lag(s4.q) OVER w IS DISTINCT FROM s4.q)::int AS run_start
+    lead(s4.received_at) OVER w AS next_u_at, lead(s4.q) OVER w AS next_u_q, lead(c.clicked) OVER w AS next_u_clicked
   FROM s4 JOIN chains c USING (org_id, visit_id, g)
   WHERE s4.is_user
   WINDOW w AS (PARTITION BY s4.org_id, s4.visit_id ORDER BY s4.received_at, s4.event_id)
 ),
-u2 AS MATERIALIZED (
-  SELECT u1.*, sum(run_start) OVER (PARTITION BY org_id, visit_id ORDER BY received_at, event_id ROWS UNBOUNDED PRECEDING) AS run
-  FROM u1
-),
-runs AS (
-  SELECT DISTINCT ON (org_id, visit_id, run) org_id, visit_id, run, q, clicked FROM u2
-  ORDER BY org_id, visit_id, run, received_at, event_id
+-- A no-result user search is rescued by the first later user search of its visit, within 10
+-- minutes, that found something, was clicked, and is about something else (another gap key).
+rescues AS (
+  SELECT DISTINCT ON (a.org_id, a.event_id) a.org_id, a.event_id, x.q AS rescue_q
+  FROM u1 a JOIN u1 x ON x.org_id = a.org_id AND x.visit_id = a.visit_id
+    AND (x.received_at, x.event_id) > (a.received_at, a.event_id) AND x.received_at <= a.received_at + interval '10 minutes'
+    AND x.nr > 0 AND x.clicked AND x.gap_key <> a.gap_key
+  WHERE a.nr = 0
+  ORDER BY a.org_id, a.event_id, x.received_at, x.event_id
 ),
 u3 AS (
-  SELECT u2.*, nr2.q AS next_q, nr2.clicked AS next_clicked,
-    CASE WHEN u2.nr = 0 THEN (
-      SELECT x.q FROM u2 x
-      WHERE x.org_id = u2.org_id AND x.visit_id = u2.visit_id AND (x.received_at, x.event_id) > (u2.received_at, u2.event_id)
-        AND x.received_at <= u2.received_at + interval '10 minutes' AND x.nr > 0 AND x.clicked AND x.gap_key <> u2.gap_key
-      ORDER BY x.received_at, x.event_id LIMIT 1) END AS rescue_q
-  FROM u2 LEFT JOIN runs nr2 ON nr2.org_id = u2.org_id AND nr2.visit_id = u2.visit_id AND nr2.run = u2.run + 1
+  SELECT u1.*, CASE WHEN u1.next_u_q <> u1.q THEN u1.next_u_q END AS next_q,
+    CASE WHEN u1.next_u_q <> u1.q THEN u1.next_u_clicked END AS next_clicked, r.rescue_q
+  FROM u1 LEFT JOIN rescues r ON r.org_id = u1.org_id AND r.event_id = u1.event_id
 ),
 final AS (
   SELECT s4.org_id, s4.event_id, s4.partial, s4.is_user, coalesce(u3.clicked, false) AS chain_clicked,
@@ -270,16 +298,20 @@ final AS (
     coalesce(u3.clicked = false AND u3.next_u_q <> u3.q AND u3.next_u_at - u3.ended <= interval '5 minutes', false) AS reformulated,
     u3.next_q, u3.next_clicked, u3.rescue_q
   FROM s4 LEFT JOIN u3 ON u3.org_id = s4.org_id AND u3.event_id = s4.event_id
-),
-upd AS (
+)
+INSERT INTO report_ctx_result SELECT * FROM final`
+
+const APPLY_VISIT_CONTEXT = `
+WITH upd AS (
   UPDATE report_searches t SET partial = f.partial, is_user = f.is_user, chain_clicked = f.chain_clicked,
     abandoned = f.abandoned, reformulated = f.reformulated, next_q = f.next_q, next_clicked = f.next_clicked, rescue_q = f.rescue_q
-  FROM final f WHERE t.org_id = f.org_id AND t.event_id = f.event_id
+  FROM report_ctx_result f WHERE t.org_id = f.org_id AND t.event_id = f.event_id
     AND (t.partial, t.is_user, t.chain_clicked, t.abandoned, t.reformulated, t.next_q, t.next_clicked, t.rescue_q)
       IS DISTINCT FROM (f.partial, f.is_user, f.chain_clicked, f.abandoned, f.reformulated, f.next_q, f.next_clicked, f.rescue_q)
   RETURNING t.org_id, t.received_at
 )
 INSERT INTO report_touched SELECT org_id, received_at FROM upd`
+
 
 /** Searches outside any visit: no partials, chains of one, never abandoned or reformulated. */
 const NO_VISIT_CONTEXT = `
@@ -350,17 +382,27 @@ export async function applyChunk(client: pg.ClientBase, limit: number): Promise<
       await client.query(LOAD_EVENTS)
       await client.query('ANALYZE report_new')
       await client.query(LOAD_SETTINGS)
-      await client.query(DUPLICATES)
-      await client.query(UPSERT_SEARCHES)
-      await client.query(UPSERT_CLICKS)
-      await client.query(UPSERT_OTHERS)
+      await client.query(DUPLICATES_IN_CHUNK)
+      await client.query(withDuplicates(UPSERT_SEARCHES))
+      await client.query(withDuplicates(UPSERT_CLICKS))
+      await client.query(withDuplicates(UPSERT_OTHERS))
       await client.query(COLLECT_BINDINGS)
       await client.query('ANALYZE report_bind')
       await client.query(BIND_CLICKS)
       await client.query(BIND_OTHERS)
       await client.query(CLICK_STATS)
       await client.query(CHANGED_VISITS)
+      await client.query('ANALYZE report_changed_visits')
+      await client.query(VISIT_WINDOWS)
+      await client.query(VISIT_ROWS_IN_WINDOW)
+      await client.query('ANALYZE report_ctx_rows')
+      // Only temporary tables and CTEs here, whose sizes the planner underestimates (a join on
+      // three columns of a CTE is guessed at one row): nested loops over them went quadratic.
+      await client.query('SET LOCAL enable_nestloop = off')
       await client.query(VISIT_CONTEXT)
+      await client.query('SET LOCAL enable_nestloop = on')
+      await client.query('ANALYZE report_ctx_result')
+      await client.query(APPLY_VISIT_CONTEXT)
       await client.query(NO_VISIT_CONTEXT)
       await client.query(VISIT_ROWS)
       await client.query(MARK_DIRTY)
