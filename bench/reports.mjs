@@ -6,6 +6,7 @@
 // ingest with report maintenance on ÷ off (paired rounds), and the raw CSV export (rows/s, RSS).
 // Prints one JSON document on stdout; progress on stderr. `--smoke`: 100 k events, short runs.
 import { spawn } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import path from 'node:path'
@@ -293,7 +294,8 @@ try {
   await pool.end()
 
   const output = { startedAt: startedAt.toISOString(), seed: SEED, smoke, machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), loadAverageBefore: uptimeBefore }, database: db.describe, settings: db.settings, scales: {} }
-  const sizes = [['1M', 0, 1], ['10M', 1, 10]]
+  const size = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`)
+  const sizes = [[size(TOTAL / 10), 0, 1], [size(TOTAL), 1, 10]]
   for (const [label, fromPart, toPart] of sizes) {
     const seedStarted = performance.now()
     let events = 0
@@ -313,8 +315,8 @@ try {
       keys.searchToken = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 24 * 3600 * 1000 })({ organization: 'bench', userIds: [{ name: 'bench' }], v8: true })
     }
     output.scales[label] = { seededEvents: events, seedSeconds: Math.round(seedSeconds), derivedBuildSeconds: Math.round(buildSeconds) }
-    Object.assign(output.scales[label], await measure(db.url, keys, label, label === '10M' || smoke))
-    if (smoke && label === '1M') break
+    Object.assign(output.scales[label], await measure(db.url, keys, label, toPart === 10 || smoke))
+    if (smoke) break
   }
   output.ingestWithMaintenance = await pairedIngest(db.url, keys.load)
   output.loadAverageAfter = loadavg()

@@ -68,7 +68,6 @@ WHERE up.existed
 ON CONFLICT DO NOTHING`
 }
 
-const CAUSE = `coalesce(e.action_cause, e.extra->>'logType')`
 const SUPPORT = `report_support(st.settings, e.protocol, e.type, e.event_type, e.event_value, e.extra->>'dataKey', e.document_url)`
 
 // Gap keys (a text-search parse each) are worked out once per distinct query and language of the chunk.

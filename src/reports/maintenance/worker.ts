@@ -143,13 +143,12 @@ export class ReportMaintenance {
   private sleep(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve()
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      const self = this
-      function done() {
+      const done = () => {
         clearTimeout(timer)
-        self.wake = undefined
+        this.wake = undefined
         resolve()
       }
+      const timer = setTimeout(done, ms)
       this.wake = done
     })
   }
