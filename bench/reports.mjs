@@ -303,7 +303,7 @@ try {
     const seedSeconds = (performance.now() - seedStarted) / 1000
     log(`${label}: seeded ${events} events in ${seedSeconds.toFixed(0)} s`)
     await enqueueAll(db.url)
-    const builder = await startService(db.url, { REPORTS_CHUNK_EVENTS: '50000', REPORTS_REST_RATIO: '0', REPORTS_IDLE_MS: '200' })
+    const builder = await startService(db.url, { REPORTS_CHUNK_EVENTS: '50000', REPORTS_REST_RATIO: '0', REPORTS_IDLE_MS: '200', REPORTS_TILE_REBUILD_SECONDS: '0' })
     const buildSeconds = await waitForState(db.url, label)
     await stopService(builder)
     log(`${label}: derived state built in ${buildSeconds.toFixed(0)} s`)

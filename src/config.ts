@@ -42,6 +42,8 @@ export const ConfigSchema = Type.Object({
   REPORTS_IDLE_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
   /** Rest after a busy maintenance step, as a multiple of its duration: leaves the database to ingest. */
   REPORTS_REST_RATIO: Type.Number({ minimum: 0, maximum: 10, default: 0.5 }),
+  /** An hour whose tile changed is rebuilt at most this often (it is read from its facts meanwhile). */
+  REPORTS_TILE_REBUILD_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: 300 }),
   /** Database connections of report reads, and each read's statement timeout. */
   REPORTS_READ_POOL: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   REPORTS_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),

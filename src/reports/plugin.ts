@@ -44,7 +44,7 @@ export const reportsPlugin = fp<ReportsOptions>(
           idleMs: config.REPORTS_IDLE_MS,
           restRatio: config.REPORTS_REST_RATIO,
           tilesPerStep: 48,
-          rebuildSeconds: 300,
+          rebuildSeconds: config.REPORTS_TILE_REBUILD_SECONDS,
         })
       : undefined
     const runtime: ReportsRuntime = { readPool, exportPool, maintenance }
