@@ -149,6 +149,8 @@ CREATE INDEX report_searches_time ON report_searches (org_id, received_at);
 CREATE INDEX report_searches_uid ON report_searches (org_id, uid) WHERE uid IS NOT NULL;
 CREATE INDEX report_searches_visit ON report_searches (org_id, visit_id, received_at) WHERE visit_id IS NOT NULL;
 CREATE INDEX report_searches_query ON report_searches (org_id, q, received_at);
+-- Content gaps: when a gap key first failed (firstSeen), without scanning every search.
+CREATE INDEX report_searches_gap ON report_searches (org_id, gap_key, received_at) WHERE is_user AND nr = 0;
 
 -- One row per click, with the search it is bound to (and what reports filter clicks by: the
 -- search's query, class, results).

@@ -41,7 +41,9 @@ const CHECKS: Check[] = [
   { code: 'CLICK_WITHOUT_SEARCH', severity: 'info', table: 'report_clicks', applies: `f.protocol = 'workplace'`, fails: 'f.search_id IS NULL', hint: 'Workplace Search logs no searches: its clicks bind only to searches logged another way with the same query id.' },
   {
     code: 'DUPLICATE_SEARCH_ID', severity: 'warning', table: 'report_searches', applies: 'f.uid IS NOT NULL',
-    fails: 'EXISTS (SELECT 1 FROM report_searches d WHERE d.org_id = f.org_id AND d.uid = f.uid AND d.event_id <> f.event_id)',
+    // Hashed subplans (one pass over the range), not a lookup per row.
+    fails: `f.uid IN (SELECT d.uid FROM report_searches d WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO
+      AND d.uid IS NOT NULL GROUP BY d.uid HAVING count(*) > 1)`,
     hint: 'Several searches share a searchQueryUid: clicks bind to the latest only. Send a new id per search.',
   },
   {
@@ -54,8 +56,9 @@ const CHECKS: Check[] = [
   })),
   {
     code: 'SUSPECTED_BOT', severity: 'warning', table: 'report_searches', applies: 'NOT f.is_bot',
-    fails: `f.visitor_id IS NOT NULL AND (SELECT count(*) FROM report_searches d WHERE d.org_id = f.org_id AND d.visitor_id = f.visitor_id
-      AND d.received_at >= date_trunc('hour', f.received_at) AND d.received_at < date_trunc('hour', f.received_at) + interval '1 hour') > 120`,
+    fails: `(f.visitor_id, date_trunc('hour', f.received_at)) IN (SELECT d.visitor_id, date_trunc('hour', d.received_at) FROM report_searches d
+      WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO AND NOT d.is_bot AND d.visitor_id IS NOT NULL
+      GROUP BY 1, 2 HAVING count(*) > 120)`,
     hint: 'A visitor not flagged as a bot made more than 120 searches in an hour.',
   },
 ]
@@ -65,12 +68,25 @@ export async function quality(db: pg.ClientBase, scope: Scope) {
   const org = p.add(scope.orgId)
   const from = p.add(scope.period.from.toISO())
   const to = p.add(scope.period.to.toISO())
+  const bind = (sql: string) => sql.replaceAll('$ORG', org).replaceAll('$FROM', from).replaceAll('$TO', to)
   const parts = CHECKS.map((c, i) => `
-    SELECT ${i} AS check, f.protocol, count(*)::int AS total, count(*) FILTER (WHERE ${c.fails})::int AS failed,
-      (array_agg(f.event_id::text ORDER BY f.received_at DESC, f.event_id DESC) FILTER (WHERE ${c.fails}))[1:10] AS samples
+    SELECT ${i} AS check, f.protocol, count(*)::int AS total, count(*) FILTER (WHERE ${bind(c.fails)})::int AS failed
     FROM ${c.table} f WHERE f.org_id = ${org} AND f.received_at >= ${from} AND f.received_at < ${to} AND (${c.applies})
     GROUP BY f.protocol`)
   const { rows } = await db.query(parts.join(' UNION ALL '), p.values)
+  // Samples, newest first, only where a check failed: read backwards along (org_id, received_at).
+  for (const r of rows) {
+    if (r.failed === 0) continue
+    const c = CHECKS[r.check as number]!
+    const { rows: samples } = await db.query(
+      `SELECT f.event_id::text AS id FROM ${c.table} f
+       WHERE f.org_id = $1 AND f.received_at >= $2 AND f.received_at < $3 AND f.protocol = $4 AND (${c.applies})
+         AND (${c.fails.replaceAll('$ORG', '$1').replaceAll('$FROM', '$2').replaceAll('$TO', '$3')})
+       ORDER BY f.received_at DESC, f.event_id DESC LIMIT 10`,
+      [scope.orgId, scope.period.from.toISO(), scope.period.to.toISO(), r.protocol],
+    )
+    r.samples = samples.map((x) => x.id as string)
+  }
   // Checks that span tables (a code per protocol) are merged: totals and samples add up.
   const merged = new Map<string, { code: string; severity: string; protocol: string; failed: number; total: number; samples: string[]; hint: string }>()
   for (const r of rows) {
