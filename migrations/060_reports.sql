@@ -298,7 +298,24 @@ CREATE TABLE report_tiles (
   uv_reformulated integer NOT NULL,
   rt_sum         bigint NOT NULL,
   rt_count       integer NOT NULL,
-  ttfc           integer[],
+  ttfc_0        integer NOT NULL,
+  ttfc_1        integer NOT NULL,
+  ttfc_2        integer NOT NULL,
+  ttfc_3        integer NOT NULL,
+  ttfc_4        integer NOT NULL,
+  ttfc_5        integer NOT NULL,
+  ttfc_6        integer NOT NULL,
+  ttfc_7        integer NOT NULL,
+  ttfc_8        integer NOT NULL,
+  ttfc_9        integer NOT NULL,
+  ttfc_10       integer NOT NULL,
+  ttfc_11       integer NOT NULL,
+  ttfc_12       integer NOT NULL,
+  ttfc_13       integer NOT NULL,
+  ttfc_14       integer NOT NULL,
+  ttfc_15       integer NOT NULL,
+  ttfc_16       integer NOT NULL,
+  ttfc_17       integer NOT NULL,
   clicks         integer NOT NULL,
   pos_sum        bigint NOT NULL,
   pos_count      integer NOT NULL,
@@ -334,13 +351,6 @@ CREATE TABLE report_org_settings (
   org_id   text PRIMARY KEY,
   settings jsonb NOT NULL
 );
-
--- Elementwise sum of the time-to-first-click histograms.
-CREATE FUNCTION report_add_arrays(a integer[], b integer[]) RETURNS integer[]
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  RETURN CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a
-    ELSE ARRAY(SELECT x + y FROM unnest(a, b) AS t(x, y)) END;
-CREATE AGGREGATE report_sum_arrays(integer[]) (SFUNC = report_add_arrays, STYPE = integer[], PARALLEL = SAFE);
 
 -- Events that already exist are queued once, so a database upgraded to this version reports on
 -- its history too.

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { dimension, type Dimension } from './dimensions.js'
 import { compileFilter, filterDimensions, type FilterNode } from './filter.js'
-import { FACT_TABLES, MEASURES, TILE_DIMENSIONS, measureExpression, sumOf, type FactTable } from './measures.js'
+import { FACT_TABLES, MEASURES, TILE_DIMENSIONS, measureExpression, sumOf, ttfcBins, type FactTable } from './measures.js'
 import type { Sums, VisitSums } from './metrics.js'
 import type { Bots, TimeZone } from './params.js'
 
@@ -147,19 +147,15 @@ export async function aggregate(db: pg.ClientBase, request: AggregateRequest): P
 
 function toSums(row: Record<string, unknown>): Sums {
   const sums: Record<string, unknown> = {}
-  for (const m of MEASURES) sums[m.name] = m.type === 'integer[]' ? (row[m.name] ?? null) : Number(row[m.name] ?? 0)
+  for (const m of MEASURES) sums[m.name] = Number(row[m.name] ?? 0)
+  sums.ttfc = ttfcBins(sums)
   return sums as Sums
 }
 
 export function addSums(a: Sums, b: Sums): Sums {
   const out: Record<string, unknown> = {}
-  for (const m of MEASURES) {
-    if (m.type === 'integer[]') {
-      const x = a[m.name as 'ttfc'] as number[] | null | undefined
-      const y = b[m.name as 'ttfc'] as number[] | null | undefined
-      out[m.name] = x && y ? x.map((v, i) => v + y[i]!) : (x ?? y ?? null)
-    } else out[m.name] = (a[m.name] ?? 0) + (b[m.name] ?? 0)
-  }
+  for (const m of MEASURES) out[m.name] = (a[m.name] ?? 0) + (b[m.name] ?? 0)
+  out.ttfc = ttfcBins(out)
   return out as Sums
 }
 

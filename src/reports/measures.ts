@@ -19,7 +19,7 @@ export const TTFC_BOUNDS = [250, 500, 1000, 2000, 3000, 5000, 8000, 13000, 20000
 export interface Measure {
   name: string
   /** SQL type of the tile column. */
-  type: 'integer' | 'bigint' | 'double precision' | 'integer[]'
+  type: 'integer' | 'bigint' | 'double precision'
   /** Per-row expression for each fact table; absent = 0. */
   searches?: string
   clicks?: string
@@ -54,11 +54,9 @@ export const MEASURES: Measure[] = [
   { name: 'uv_reformulated', type: 'integer', searches: '(is_user AND visit_id IS NOT NULL AND reformulated)::int' },
   { name: 'rt_sum', type: 'bigint', searches: `CASE WHEN ${S} THEN coalesce(response_ms, 0) ELSE 0 END` },
   { name: 'rt_count', type: 'integer', searches: `(${S} AND response_ms IS NOT NULL)::int` },
-  {
-    name: 'ttfc',
-    type: 'integer[]',
-    searches: `CASE WHEN ${T} AND first_click_ms IS NOT NULL THEN ARRAY[${TTFC.join(', ')}] ELSE NULL END`,
-  },
+  // The time-to-first-click histogram, one column per bin: plain sums (an array summed
+  // elementwise by a SQL function cost a subquery per tile row).
+  ...TTFC.map((bin, i): Measure => ({ name: `ttfc_${i}`, type: 'integer', searches: `CASE WHEN ${T} AND first_click_ms IS NOT NULL THEN ${bin} ELSE 0 END` })),
   { name: 'clicks', type: 'integer', clicks: '1' },
   { name: 'pos_sum', type: 'bigint', clicks: 'CASE WHEN position >= 1 THEN position ELSE 0 END' },
   { name: 'pos_count', type: 'integer', clicks: '(position >= 1)::int' },
@@ -70,14 +68,17 @@ export const MEASURES: Measure[] = [
 /** The per-row expression of a measure on a fact table (0, or NULL for arrays, when it does not apply). */
 export function measureExpression(measure: Measure, table: FactTable): string {
   const expression = measure[table]
-  if (measure.type === 'integer[]') return expression ?? 'NULL::integer[]'
   // A comparison with a missing value is NULL: it counts as "no" (0), never as a missing sum.
   return expression === undefined ? '0' : `coalesce((${expression}), 0)`
 }
 
-/** How a measure is summed: arrays elementwise. */
-export function sumOf(measure: Measure, expression: string): string {
-  return measure.type === 'integer[]' ? `report_sum_arrays(${expression})` : `sum(${expression})`
+export function sumOf(_measure: Measure, expression: string): string {
+  return `sum(${expression})`
+}
+
+/** The histogram bins of summed measures, as an array. */
+export function ttfcBins(sums: Record<string, number | unknown>): number[] {
+  return TTFC_BOUNDS.map((_b, i) => Number(sums[`ttfc_${i}`] ?? 0))
 }
 
 /** Dimensions stored in tiles, with their expression on each fact table. */
