@@ -250,7 +250,7 @@ async function pairedIngest(url, loadKey) {
     rounds.push(pair)
     log(`ingest round ${r + 1}: off ${pair.off}/s, on ${pair.on}/s, ratio ${pair.ratio}`)
   }
-  const ratios = rounds.map((x) => x.ratio).sort()
+  const ratios = rounds.map((x) => x.ratio).sort((a, b) => a - b)
   return { rounds, medianRatio: ratios[Math.floor(ratios.length / 2)] }
 }
 
