@@ -12,6 +12,7 @@ import { registerProtocols, renderUnroutedError } from './protocols/index.js'
 import { HttpError } from './errors.js'
 import { limitsPlugin } from './http/limits.js'
 import { RequestLogController, requestLogSerializer } from './http/logging.js'
+import { reportsPlugin } from './reports/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -116,6 +117,7 @@ export const app = fp<AppOptions>(
 
     await fastify.register(opsRoutes)
     await registerProtocols(fastify)
+    await fastify.register(reportsPlugin, options)
   },
   { name: 'searchtrack' },
 )

@@ -38,6 +38,19 @@ export const ConfigSchema = Type.Object({
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 0, default: 120 }),
   /** Time a request may take to arrive whole (headers and body); slower ones are cut with 408. */
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
+  /** Keep the report facts and tiles up to date in this process (one instance works at a time). */
+  REPORTS_MAINTENANCE: Type.Boolean({ default: true }),
+  /** Events the report maintenance takes per transaction. */
+  REPORTS_CHUNK_EVENTS: Type.Integer({ minimum: 100, maximum: 100_000, default: 5000 }),
+  /** Pause of the report maintenance when there is nothing to do (its freshness floor). */
+  REPORTS_IDLE_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+  /** Rest after a busy maintenance step, as a multiple of its duration: leaves the database to ingest. */
+  REPORTS_REST_RATIO: Type.Number({ minimum: 0, maximum: 10, default: 0.5 }),
+  /** An hour whose tile changed is rebuilt at most this often (it is read from its facts meanwhile). */
+  REPORTS_TILE_REBUILD_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: 300 }),
+  /** Database connections of report reads, and each read's statement timeout. */
+  REPORTS_READ_POOL: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  REPORTS_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>

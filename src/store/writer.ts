@@ -96,7 +96,9 @@ interface Variant {
  *     database decides, so every instance agrees. Rows are sorted so concurrent batches lock
  *     visitors in the same order and cannot deadlock;
  *  4. the events, with their visit ids; with `idempotent`, ON CONFLICT DO NOTHING, as the event
- *     id is the idempotency key of a replay.
+ *     id is the idempotency key of a replay;
+ *  5. the keys of the events inserted, queued for the report maintenance (reports/) in the same
+ *     transaction, so they become visible to it exactly when the events do.
  * It answers the visit of each visitor, then one row with the count inserted and the event ids
  * left out for a taken key.
  */
@@ -147,7 +149,10 @@ ins AS (
   SELECT ${selectColumns}
   FROM ${source} i LEFT JOIN v ON v.org_id = i.org_id AND v.visitor_id = i.visitor_id
   ${idempotent ? 'ON CONFLICT DO NOTHING' : ''}
-  RETURNING 1
+  RETURNING org_id, event_id, received_at
+),
+inbox AS (
+  INSERT INTO report_inbox (org_id, event_id, received_at) SELECT org_id, event_id, received_at FROM ins
 )
 SELECT v.org_id, v.visitor_id, v.visit_id::text, NULL::int AS inserted, NULL::text[] AS duplicates FROM v
 UNION ALL

@@ -1,6 +1,9 @@
 import type pg from 'pg'
 import { rank } from './priorities.js'
 
+/** A pool, or one of its clients inside a transaction (the reports' read snapshots). */
+type Queryable = Pick<pg.ClientBase, 'query'>
+
 export interface SessionAction {
   eventId: string
   at: string
@@ -52,7 +55,7 @@ export function sessionResult(actions: SessionAction[]): SessionResult | null {
  * random sequence), so within one millisecond START is put first and the rest keep id order.
  */
 export async function readSession(
-  pool: pg.Pool,
+  pool: Queryable,
   orgId: string,
   sessionId: string,
   priorities: Map<string, number>,
@@ -103,11 +106,12 @@ export interface ResultsSummary {
  * ticket, a click, a search only…). A session counts with its actions inside the range.
  */
 export async function summarizeResults(
-  pool: pg.Pool,
+  pool: Queryable,
   orgId: string,
   from: Date,
   to: Date,
   priorities: Map<string, number>,
+  options: { sessionsWithDataKeyPrefix?: string } = {},
 ): Promise<ResultsSummary> {
   const { rows } = await pool.query<{ data_key: string | null; priority: number | null; sessions: number }>(
     `WITH actions AS (
@@ -116,18 +120,22 @@ export async function summarizeResults(
        WHERE org_id = $1 AND protocol = 'inbenta' AND visit_id IS NOT NULL AND extra ? 'dataKey'
          AND received_at >= $2 AND received_at < $3
      ),
+     -- Only the sessions holding an action whose data key starts with $5 (contact sessions), when given.
+     kept AS (
+       SELECT * FROM actions a WHERE $5::text IS NULL OR a.visit_id IN (SELECT visit_id FROM actions WHERE starts_with(data_key, $5::text))
+     ),
      priority AS (
        SELECT key AS data_key, value::int AS priority FROM jsonb_each_text($4::jsonb) WHERE value::int > 0
      ),
      results AS (
        SELECT DISTINCT ON (a.visit_id) a.visit_id, a.data_key, p.priority
-       FROM actions a JOIN priority p USING (data_key)
+       FROM kept a JOIN priority p USING (data_key)
        ORDER BY a.visit_id, p.priority, a.received_at, a.event_id
      )
      SELECT data_key, priority, count(*)::int AS sessions FROM results GROUP BY data_key, priority
      UNION ALL
-     SELECT NULL, NULL, count(DISTINCT visit_id)::int FROM actions`,
-    [orgId, from, to, JSON.stringify(Object.fromEntries(priorities))],
+     SELECT NULL, NULL, count(DISTINCT visit_id)::int FROM kept`,
+    [orgId, from, to, JSON.stringify(Object.fromEntries(priorities)), options.sessionsWithDataKeyPrefix ?? null],
   )
   const total = rows.find((r) => r.data_key === null)?.sessions ?? 0
   const results = rows

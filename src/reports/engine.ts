@@ -1,0 +1,235 @@
+import type pg from 'pg'
+import { dimension, type Dimension } from './dimensions.js'
+import { compileFilter, filterDimensions, type FilterNode } from './filter.js'
+import { FACT_TABLES, MEASURES, TILE_DIMENSIONS, measureExpression, sumOf, ttfcBins, type FactTable } from './measures.js'
+import type { Sums, VisitSums } from './metrics.js'
+import type { Bots, TimeZone } from './params.js'
+
+/** SQL parameters collected while a statement is built. */
+export class Params {
+  readonly values: unknown[] = []
+  add = (value: unknown): string => {
+    this.values.push(value)
+    return `$${this.values.length}`
+  }
+
+  /**
+   * A statement that uses some of the parameters collected so far, renumbered: PostgreSQL refuses
+   * parameters a statement does not reference (several statements share one collection).
+   */
+  query(sql: string): [string, unknown[]] {
+    const used = new Map<number, number>()
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+      const index = Number(n)
+      if (!used.has(index)) used.set(index, used.size + 1)
+      return `$${used.get(index)}`
+    })
+    return [text, [...used.keys()].map((i) => this.values[i - 1])]
+  }
+}
+
+export interface AggregateRequest {
+  orgId: string
+  tz: TimeZone
+  from: Date
+  to: Date
+  /** Bucket starts (sorted); rows before the first belong to none. Absent: one bucket. */
+  buckets?: Date[]
+  filter: FilterNode | null
+  bots: Bots
+  /** Dimensions to group by (breakdown). */
+  groupBy?: string[]
+}
+
+export interface AggregateRow {
+  bucket: number
+  protocol: string
+  groups: Array<string | null>
+  sums: Sums
+}
+
+const HOUR = 3_600_000
+const TABLES: FactTable[] = ['searches', 'clicks', 'others']
+
+function botsCondition(bots: Bots, column: string): string {
+  return bots === 'exclude' ? `NOT ${column}` : bots === 'only' ? column : 'true'
+}
+
+/** Whether every dimension the request filters or groups by is stored in tiles. */
+function tileable(dims: Dimension[]): boolean {
+  return dims.every((d) => d.tile !== undefined)
+}
+
+/**
+ * Hours served by tiles: built, unchanged since, entirely inside the range and inside one bucket.
+ * Everything else is read from the facts, so an answer is as fresh as the facts.
+ */
+async function tileHours(db: pg.ClientBase, request: AggregateRequest): Promise<number[]> {
+  const { rows } = await db.query<{ hour: Date }>(
+    `SELECT hour FROM report_hours WHERE org_id = $1 AND hour >= $2 AND hour + interval '1 hour' <= $3
+       AND dirty_since IS NULL AND built_at IS NOT NULL ORDER BY hour`,
+    [request.orgId, request.from, request.to],
+  )
+  const cuts = (request.buckets ?? []).map((b) => b.getTime())
+  return rows
+    .map((r) => r.hour.getTime())
+    .filter((h) => !cuts.some((c) => c > h && c < h + HOUR))
+}
+
+/** The parts of [from, to) not covered by tile hours, as merged intervals. */
+function factIntervals(from: number, to: number, hours: number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let at = from
+  for (const h of hours) {
+    if (h > at) out.push([at, h])
+    at = Math.max(at, h + HOUR)
+  }
+  if (at < to) out.push([at, to])
+  return out
+}
+
+export function dimensionColumn(d: Dimension, table: FactTable | 'tiles'): { sql: string; type: string } {
+  if (table === 'tiles') return { sql: `t.${d.tile}`, type: d.type }
+  return { sql: d.sql[table] ?? 'NULL', type: d.type }
+}
+
+/**
+ * Sum every measure over [from, to) by bucket (and groups), protocol by protocol: tiles for clean
+ * hours, facts for the rest, with the same filter compiled against each.
+ */
+export async function aggregate(db: pg.ClientBase, request: AggregateRequest): Promise<AggregateRow[]> {
+  const p = new Params()
+  const groups = (request.groupBy ?? []).map((g) => dimension(g, request.tz.pg))
+  const filterDims = filterDimensions(request.filter).map((name) => dimension(name, request.tz.pg))
+  const useTiles = tileable([...groups, ...filterDims])
+  const hours = useTiles ? await tileHours(db, request) : []
+  const intervals = factIntervals(request.from.getTime(), request.to.getTime(), hours)
+  const buckets = p.add((request.buckets ?? [request.from]).map((b) => b.toISOString()))
+  const org = p.add(request.orgId)
+
+  const branch = (table: FactTable | 'tiles'): string => {
+    const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), table)
+    const where = request.filter ? compileFilter(request.filter, column, p.add) : 'true'
+    const groupCols = groups.map((g, i) => `(${dimensionColumn(g, table).sql})::text AS g${i}`)
+    if (table === 'tiles') {
+      const measures = MEASURES.map((m) => `t.${m.name}`)
+      return `SELECT t.hour AS at, t.protocol, ${[...groupCols, ...measures].join(', ')} FROM report_tiles t
+        WHERE t.org_id = ${org} AND t.hour = ANY(${p.add(hours.map((h) => new Date(h).toISOString()))}::timestamptz[])
+          AND ${botsCondition(request.bots, 't.is_bot')} AND ${where}`
+    }
+    const measures = MEASURES.map((m) => `${measureExpression(m, table)} AS ${m.name}`)
+    const time = intervals.length <= 40
+      ? intervals.map(([a, b]) => `(f.received_at >= ${p.add(new Date(a).toISOString())} AND f.received_at < ${p.add(new Date(b).toISOString())})`).join(' OR ')
+      : `f.received_at >= ${p.add(request.from.toISOString())} AND f.received_at < ${p.add(request.to.toISOString())}
+         AND date_trunc('hour', f.received_at) <> ALL(${p.add(hours.map((h) => new Date(h).toISOString()))}::timestamptz[])`
+    return `SELECT f.received_at AS at, f.protocol, ${[...groupCols, ...measures].join(', ')} FROM ${FACT_TABLES[table]} f
+      WHERE f.org_id = ${org} AND (${time}) AND ${botsCondition(request.bots, 'f.is_bot')} AND ${where}`
+  }
+
+  const parts = [...(hours.length > 0 ? [branch('tiles')] : []), ...(intervals.length > 0 ? TABLES.map(branch) : [])]
+  if (parts.length === 0) return []
+  const groupNames = groups.map((_, i) => `x.g${i}`)
+  const sql = `
+    SELECT width_bucket(x.at, ${buckets}::timestamptz[]) AS bucket, x.protocol${groupNames.map((g) => `, ${g}`).join('')},
+      ${MEASURES.map((m) => `${sumOf(m, `x.${m.name}`)} AS ${m.name}`).join(', ')}
+    FROM (${parts.join('\nUNION ALL\n')}) x
+    GROUP BY 1, 2${groupNames.map((_, i) => `, ${i + 3}`).join('')}`
+  const { rows } = await db.query(sql, p.values)
+  return rows
+    .filter((r) => r.bucket > 0)
+    .map((r) => ({
+      bucket: r.bucket - 1,
+      protocol: r.protocol,
+      groups: groups.map((_, i) => r[`g${i}`] ?? null),
+      sums: toSums(r),
+    }))
+}
+
+function toSums(row: Record<string, unknown>): Sums {
+  const sums: Record<string, unknown> = {}
+  for (const m of MEASURES) sums[m.name] = Number(row[m.name] ?? 0)
+  sums.ttfc = ttfcBins(sums)
+  return sums as Sums
+}
+
+export function addSums(a: Sums, b: Sums): Sums {
+  const out: Record<string, unknown> = {}
+  for (const m of MEASURES) out[m.name] = (a[m.name] ?? 0) + (b[m.name] ?? 0)
+  out.ttfc = ttfcBins(out)
+  return out as Sums
+}
+
+export function emptySums(): Sums {
+  return addSums({} as Sums, {} as Sums)
+}
+
+/**
+ * Visits of a range: those with an event in it (bots by their first event). Without a filter,
+ * from the visit rows; with one, the visits holding a matching fact in the range.
+ */
+export async function visitSums(
+  db: pg.ClientBase,
+  request: Omit<AggregateRequest, 'groupBy' | 'buckets'> & { buckets?: Date[] },
+): Promise<VisitSums[]> {
+  const p = new Params()
+  const org = p.add(request.orgId)
+  const starts = (request.buckets ?? [request.from]).map((b) => b.getTime())
+  const edges: Array<[number, number]> = starts.map((s, i) => [Math.max(s, request.from.getTime()), i + 1 < starts.length ? starts[i + 1]! : request.to.getTime()])
+  const bucketStarts = p.add(edges.map(([a]) => new Date(a).toISOString()))
+  const bucketEnds = p.add(edges.map(([, b]) => new Date(b).toISOString()))
+  let visitsSql: string
+  if (!request.filter) {
+    // Visits longer than a day are not looked for before a bucket starts (the visit index is by time).
+    visitsSql = `SELECT b.i, v.* FROM unnest(${bucketStarts}::timestamptz[], ${bucketEnds}::timestamptz[]) WITH ORDINALITY b(s, e, i)
+      JOIN report_visits v ON v.org_id = ${org} AND v.first_at < b.e AND v.first_at >= b.s - interval '1 day' AND v.last_at >= b.s
+      WHERE ${botsCondition(request.bots, 'v.is_bot')}`
+  } else {
+    const branches = TABLES.map((table) => {
+      const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), table)
+      return `SELECT f.visit_id, f.received_at FROM ${FACT_TABLES[table]} f
+        WHERE f.org_id = ${org} AND f.received_at >= ${p.add(request.from.toISOString())} AND f.received_at < ${p.add(request.to.toISOString())}
+          AND f.visit_id IS NOT NULL AND ${botsCondition(request.bots, 'f.is_bot')} AND ${compileFilter(request.filter!, column, p.add)}`
+    })
+    visitsSql = `SELECT DISTINCT b.i, v.* FROM (${branches.join(' UNION ALL ')}) m
+      JOIN unnest(${bucketStarts}::timestamptz[], ${bucketEnds}::timestamptz[]) WITH ORDINALITY b(s, e, i) ON m.received_at >= b.s AND m.received_at < b.e
+      JOIN report_visits v ON v.org_id = ${org} AND v.visit_id = m.visit_id`
+  }
+  const { rows } = await db.query(
+    `SELECT i, count(*)::int AS visits, count(DISTINCT visitor_id)::int AS visitors,
+       count(*) FILTER (WHERE searches > 0)::int AS with_search,
+       count(*) FILTER (WHERE searches > 0 AND clicks > 0)::int AS with_search_click,
+       coalesce(sum(searches), 0)::int AS searches_in_visits,
+       count(*) FILTER (WHERE user_searches > 0)::int AS with_user,
+       count(*) FILTER (WHERE self_service)::int AS self_service,
+       count(*) FILTER (WHERE support)::int AS support,
+       count(*) FILTER (WHERE ticket)::int AS ticket
+     FROM (${visitsSql}) x GROUP BY i`,
+    p.values,
+  )
+  const out: VisitSums[] = edges.map(() => ({ visits: 0, visitors: 0, withSearch: 0, withSearchAndClick: 0, searchesInVisits: 0, withUserSearch: 0, selfService: 0, support: 0, ticket: 0 }))
+  for (const r of rows) {
+    out[Number(r.i) - 1] = {
+      visits: r.visits, visitors: r.visitors, withSearch: r.with_search, withSearchAndClick: r.with_search_click,
+      searchesInVisits: r.searches_in_visits, withUserSearch: r.with_user, selfService: r.self_service, support: r.support, ticket: r.ticket,
+    }
+  }
+  return out
+}
+
+/** The SQL of the facts of one table matching a scope (for the per-query and per-document reports). */
+export function factScope(
+  table: FactTable,
+  request: { orgId: string; tz: TimeZone; from: Date; to: Date; filter: FilterNode | null; bots: Bots },
+  p: Params,
+  alias = 'f',
+): string {
+  const column = (name: string) => {
+    const c = dimensionColumn(dimension(name, request.tz.pg), table)
+    return { sql: c.sql.replaceAll('f.', `${alias}.`), type: c.type }
+  }
+  return `${alias}.org_id = ${p.add(request.orgId)} AND ${alias}.received_at >= ${p.add(request.from.toISOString())}
+    AND ${alias}.received_at < ${p.add(request.to.toISOString())} AND ${botsCondition(request.bots, `${alias}.is_bot`)}
+    AND ${request.filter ? compileFilter(request.filter, column, p.add) : 'true'}`
+}
+
+export const TILE_DIMENSION_NAMES = Object.keys(TILE_DIMENSIONS)

@@ -1,0 +1,94 @@
+/**
+ * Summable measures: what tiles store and what every metric is computed from. Each measure is one
+ * SQL expression per fact table, evaluated per fact row: tiles sum them by hour, and reports sum
+ * them over tiles and over the facts of hours without a clean tile. One definition serves both
+ * paths, so a figure cannot depend on which path answered.
+ */
+
+export type FactTable = 'searches' | 'clicks' | 'others'
+
+export const FACT_TABLES: Record<FactTable, string> = {
+  searches: 'report_searches',
+  clicks: 'report_clicks',
+  others: 'report_others',
+}
+
+/** Upper bounds (ms) of the time-to-first-click histogram bins; the first bin starts at 0. */
+export const TTFC_BOUNDS = [250, 500, 1000, 2000, 3000, 5000, 8000, 13000, 20000, 30000, 45000, 60000, 90000, 120000, 180000, 300000, 600000, 1800000]
+
+export interface Measure {
+  name: string
+  /** SQL type of the tile column. */
+  type: 'integer' | 'bigint' | 'double precision'
+  /** Per-row expression for each fact table; absent = 0. */
+  searches?: string
+  clicks?: string
+  others?: string
+}
+
+const S = 'NOT partial'
+const T = `${S} AND uid IS NOT NULL`
+const TTFC = TTFC_BOUNDS.map((upper, i) => {
+  const lower = i === 0 ? 0 : TTFC_BOUNDS[i - 1]!
+  // ≤ 30 min only; a click before its search (clock skew) counts as 0.
+  return i === TTFC_BOUNDS.length - 1
+    ? `(greatest(first_click_ms, 0) >= ${lower} AND greatest(first_click_ms, 0) <= ${upper})::int`
+    : `(greatest(first_click_ms, 0) >= ${lower} AND greatest(first_click_ms, 0) < ${upper})::int`
+})
+
+export const MEASURES: Measure[] = [
+  { name: 'facts', type: 'integer', searches: '1', clicks: '1', others: '1' },
+  { name: 'search_events', type: 'integer', searches: '1' },
+  { name: 'searches', type: 'integer', searches: `(${S})::int` },
+  { name: 'user_searches', type: 'integer', searches: 'is_user::int' },
+  { name: 'refinement_searches', type: 'integer', searches: `(${S} AND cause_class = 'refinement')::int` },
+  { name: 't_searches', type: 'integer', searches: `(${T})::int` },
+  { name: 't_clicked', type: 'integer', searches: `(${T} AND clicks > 0)::int` },
+  { name: 't_clicks', type: 'integer', searches: `CASE WHEN ${T} THEN clicks ELSE 0 END` },
+  { name: 't_rr', type: 'double precision', searches: `CASE WHEN ${T} AND min_position >= 1 THEN 1.0 / min_position ELSE 0 END` },
+  { name: 'u_nr_known', type: 'integer', searches: '(is_user AND nr IS NOT NULL)::int' },
+  { name: 'u_no_results', type: 'integer', searches: '(is_user AND nr = 0)::int' },
+  { name: 'u_clicked_chain', type: 'integer', searches: '(is_user AND chain_clicked)::int' },
+  { name: 'uv', type: 'integer', searches: '(is_user AND visit_id IS NOT NULL)::int' },
+  { name: 'uv_abandoned', type: 'integer', searches: '(is_user AND visit_id IS NOT NULL AND abandoned)::int' },
+  { name: 'uv_reformulated', type: 'integer', searches: '(is_user AND visit_id IS NOT NULL AND reformulated)::int' },
+  { name: 'rt_sum', type: 'bigint', searches: `CASE WHEN ${S} THEN coalesce(response_ms, 0) ELSE 0 END` },
+  { name: 'rt_count', type: 'integer', searches: `(${S} AND response_ms IS NOT NULL)::int` },
+  // The time-to-first-click histogram, one column per bin: plain sums (an array summed
+  // elementwise by a SQL function cost a subquery per tile row).
+  ...TTFC.map((bin, i): Measure => ({ name: `ttfc_${i}`, type: 'integer', searches: `CASE WHEN ${T} AND first_click_ms IS NOT NULL THEN ${bin} ELSE 0 END` })),
+  { name: 'clicks', type: 'integer', clicks: '1' },
+  { name: 'pos_sum', type: 'bigint', clicks: 'CASE WHEN position >= 1 THEN position ELSE 0 END' },
+  { name: 'pos_count', type: 'integer', clicks: '(position >= 1)::int' },
+  { name: 'fb_positive', type: 'integer', others: '(score > 0)::int' },
+  { name: 'fb_negative', type: 'integer', others: '(score < 0)::int' },
+  { name: 'fb_neutral', type: 'integer', others: '(score = 0)::int' },
+]
+
+/** The per-row expression of a measure on a fact table (0, or NULL for arrays, when it does not apply). */
+export function measureExpression(measure: Measure, table: FactTable): string {
+  const expression = measure[table]
+  // A comparison with a missing value is NULL: it counts as "no" (0), never as a missing sum.
+  return expression === undefined ? '0' : `coalesce((${expression}), 0)`
+}
+
+export function sumOf(_measure: Measure, expression: string): string {
+  return `sum(${expression})`
+}
+
+/** The histogram bins of summed measures, as an array. */
+export function ttfcBins(sums: Record<string, number | unknown>): number[] {
+  return TTFC_BOUNDS.map((_b, i) => Number(sums[`ttfc_${i}`] ?? 0))
+}
+
+/** Dimensions stored in tiles, with their expression on each fact table. */
+export const TILE_DIMENSIONS: Record<string, Record<FactTable, string>> = {
+  hub: { searches: 'hub', clicks: 'hub', others: 'hub' },
+  tab: { searches: 'tab', clicks: 'tab', others: 'tab' },
+  language: { searches: 'language', clicks: 'language', others: 'language' },
+  device: { searches: 'device', clicks: 'device', others: 'device' },
+  protocol: { searches: 'protocol', clicks: 'protocol', others: 'protocol' },
+  cause_class: { searches: 'cause_class', clicks: 'cause_class', others: 'NULL::text' },
+  has_results: { searches: '(nr > 0)', clicks: 'has_results', others: 'NULL::boolean' },
+  is_bot: { searches: 'is_bot', clicks: 'is_bot', others: 'is_bot' },
+}

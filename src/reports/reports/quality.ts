@@ -1,0 +1,118 @@
+import type pg from 'pg'
+import { Params } from '../engine.js'
+import type { Scope } from '../params.js'
+
+interface Check {
+  code: string
+  severity: 'warning' | 'info' | 'error'
+  /** Fact table and the rows the check applies to (its total). */
+  table: 'report_searches' | 'report_clicks' | 'report_others'
+  applies: string
+  /** The rows that fail. */
+  fails: string
+  hint: string
+}
+
+const raw = (expression: string) =>
+  `(SELECT ${expression} FROM events e WHERE e.org_id = f.org_id AND e.event_id = f.event_id AND e.received_at = f.received_at)`
+const LANGUAGE_TAG = `'^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$'`
+
+/*
+ * What reports and relevance tuning need and do not get, per protocol. Bots are always counted
+ * here: telling them apart is part of the data's quality.
+ */
+const CHECKS: Check[] = [
+  ...(['report_searches', 'report_clicks', 'report_others'] as const).flatMap((table): Check[] => [
+    { code: 'MISSING_ORIGIN_LEVEL1', severity: 'warning', table, applies: 'true', fails: `f.hub IS NULL OR f.hub = ''`, hint: 'Send originLevel1 (the search hub), or use search tokens with a searchHub: reports by hub and Coveo filters need it.' },
+    { code: 'MISSING_LANGUAGE', severity: 'warning', table, applies: 'true', fails: `f.language IS NULL OR f.language !~ ${LANGUAGE_TAG}`, hint: 'Send language as a language tag (en, fr-CA): content gaps stem queries by language.' },
+    { code: 'MISSING_VISITOR', severity: 'info', table, applies: 'true', fails: 'f.visitor_id IS NULL', hint: 'Events without a visitor are in no visit: abandonment, reformulation and visit metrics leave them out.' },
+  ]),
+  { code: 'MISSING_NUMBER_OF_RESULTS', severity: 'warning', table: 'report_searches', applies: 'true', fails: 'f.nr IS NULL', hint: 'Send numberOfResults with every search: the no-result rate and content gaps need it.' },
+  { code: 'UNCLASSIFIED_CAUSE', severity: 'info', table: 'report_searches', applies: 'true', fails: `f.cause_class = 'other'`, hint: 'The actionCause is not a known one: map it with the causeClasses setting so the search counts as a user search or a refinement.' },
+  {
+    code: 'MISSING_CONTENT_ID', severity: 'warning', table: 'report_clicks', applies: `f.protocol = 'coveo'`,
+    fails: raw(`e.document_id IS NULL OR e.extra->>'contentIdKey' IS NULL`), hint: 'Send customData.contentIDKey and contentIDValue with clicks: documents are keyed by them (else by URL).',
+  },
+  {
+    code: 'MISSING_CONTENT_ID', severity: 'warning', table: 'report_others', applies: `f.type = 'view' AND f.protocol = 'coveo'`,
+    fails: raw(`e.document_id IS NULL OR e.extra->>'contentIdKey' IS NULL`), hint: 'Send contentIdKey and contentIdValue with views.',
+  },
+  { code: 'CLICK_WITHOUT_SEARCH', severity: 'warning', table: 'report_clicks', applies: `f.protocol <> 'workplace'`, fails: 'f.search_id IS NULL', hint: 'The click names a search id that matches no search within the bind window: click-through cannot count it.' },
+  { code: 'CLICK_WITHOUT_SEARCH', severity: 'info', table: 'report_clicks', applies: `f.protocol = 'workplace'`, fails: 'f.search_id IS NULL', hint: 'Workplace Search logs no searches: its clicks bind only to searches logged another way with the same query id.' },
+  {
+    code: 'DUPLICATE_SEARCH_ID', severity: 'warning', table: 'report_searches', applies: 'f.uid IS NOT NULL',
+    // Hashed subplans (one pass over the range), not a lookup per row.
+    fails: `f.uid IN (SELECT d.uid FROM report_searches d WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO
+      AND d.uid IS NOT NULL GROUP BY d.uid HAVING count(*) > 1)`,
+    hint: 'Several searches share a searchQueryUid: clicks bind to the latest only. Send a new id per search.',
+  },
+  {
+    code: 'CLOCK_SKEW', severity: 'warning', table: 'report_clicks', applies: 'f.search_id IS NOT NULL',
+    fails: `f.search_at - f.received_at > interval '2 seconds'`, hint: 'Clicks received more than 2 s before their search: a client clock or a search logged late.',
+  },
+  { code: 'CLOCK_SKEW', severity: 'warning', table: 'report_searches', applies: 'true', fails: `f.received_at > now() + interval '1 minute'`, hint: 'Events stamped in the future.' },
+  ...(['report_searches', 'report_clicks', 'report_others'] as const).map((table): Check => ({
+    code: 'BOT_SHARE', severity: 'info', table, applies: 'true', fails: 'f.is_bot', hint: 'Events from user agents recognized as bots; reports leave them out unless bots=include.',
+  })),
+  {
+    code: 'SUSPECTED_BOT', severity: 'warning', table: 'report_searches', applies: 'NOT f.is_bot',
+    fails: `(f.visitor_id, date_trunc('hour', f.received_at)) IN (SELECT d.visitor_id, date_trunc('hour', d.received_at) FROM report_searches d
+      WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO AND NOT d.is_bot AND d.visitor_id IS NOT NULL
+      GROUP BY 1, 2 HAVING count(*) > 120)`,
+    hint: 'A visitor not flagged as a bot made more than 120 searches in an hour.',
+  },
+]
+
+export async function quality(db: pg.ClientBase, scope: Scope) {
+  const p = new Params()
+  const org = p.add(scope.orgId)
+  const from = p.add(scope.period.from.toISO())
+  const to = p.add(scope.period.to.toISO())
+  const bind = (sql: string) => sql.replaceAll('$ORG', org).replaceAll('$FROM', from).replaceAll('$TO', to)
+  const parts = CHECKS.map((c, i) => `
+    SELECT ${i} AS check, f.protocol, count(*)::int AS total, count(*) FILTER (WHERE ${bind(c.fails)})::int AS failed
+    FROM ${c.table} f WHERE f.org_id = ${org} AND f.received_at >= ${from} AND f.received_at < ${to} AND (${c.applies})
+    GROUP BY f.protocol`)
+  const { rows } = await db.query(parts.join(' UNION ALL '), p.values)
+  // Samples, newest first, only where a check failed: read backwards along (org_id, received_at).
+  for (const r of rows) {
+    if (r.failed === 0) continue
+    const c = CHECKS[r.check as number]!
+    const { rows: samples } = await db.query(
+      `SELECT f.event_id::text AS id FROM ${c.table} f
+       WHERE f.org_id = $1 AND f.received_at >= $2 AND f.received_at < $3 AND f.protocol = $4 AND (${c.applies})
+         AND (${c.fails.replaceAll('$ORG', '$1').replaceAll('$FROM', '$2').replaceAll('$TO', '$3')})
+       ORDER BY f.received_at DESC, f.event_id DESC LIMIT 10`,
+      [scope.orgId, scope.period.from.toISO(), scope.period.to.toISO(), r.protocol],
+    )
+    r.samples = samples.map((x) => x.id as string)
+  }
+  // Checks that span tables (a code per protocol) are merged: totals and samples add up.
+  const merged = new Map<string, { code: string; severity: string; protocol: string; failed: number; total: number; samples: string[]; hint: string }>()
+  for (const r of rows) {
+    const c = CHECKS[r.check as number]!
+    const key = `${c.code}\u0000${r.protocol}\u0000${c.severity}`
+    const m = merged.get(key) ?? { code: c.code, severity: c.severity, protocol: r.protocol as string, failed: 0, total: 0, samples: [] as string[], hint: c.hint }
+    m.failed += r.failed
+    m.total += r.total
+    m.samples.push(...((r.samples as string[] | null) ?? []))
+    merged.set(key, m)
+  }
+  const { rows: dup } = await db.query(
+    `SELECT d.protocol, count(*)::int AS failed, (array_agg(d.event_id::text ORDER BY d.received_at DESC))[1:10] AS samples
+     FROM report_duplicates d WHERE d.org_id = $1 AND d.received_at >= $2 AND d.received_at < $3 GROUP BY d.protocol`,
+    [scope.orgId, scope.period.from.toISO(), scope.period.to.toISO()],
+  )
+  const checks = [...merged.values()].map((m) => ({
+    code: m.code, severity: m.severity, protocol: m.protocol, failed: m.failed, total: m.total,
+    sampleEventIds: m.samples.slice(0, 10), hint: m.hint,
+  }))
+  for (const d of dup) {
+    checks.push({
+      code: 'DUPLICATE_EVENT_ID', severity: 'warning', protocol: d.protocol, failed: d.failed,
+      total: checks.filter((c) => c.code === 'MISSING_VISITOR' && c.protocol === d.protocol).reduce((n, c) => n + c.total, 0),
+      sampleEventIds: d.samples, hint: 'The same event id arrived again with another receipt time (a client reusing ids): reports count it once.',
+    })
+  }
+  return checks.sort((a, b) => a.code.localeCompare(b.code) || a.protocol.localeCompare(b.protocol))
+}

@@ -1,0 +1,287 @@
+import type pg from 'pg'
+import { DateTime } from 'luxon'
+import { bucketStarts, first, isoInZone, positiveInt, type Period, type Query, type Scope } from '../params.js'
+import { factScope, Params } from '../engine.js'
+import { ReportError } from '../errors.js'
+import { evaluate, metricValue } from './series.js'
+import { metric } from '../metrics.js'
+import { round } from '../stats.js'
+
+/** Wilson lower bound (z = 1.96) of k of n, in SQL. */
+const wilsonLow = (k: string, n: string) => `CASE WHEN ${n} > 0 THEN
+  ((${k}::float8 / ${n}) + 1.9208 / ${n} - 1.96 * sqrt((${k}::float8 / ${n}) * (1 - ${k}::float8 / ${n}) / ${n} + 0.9604 / (${n}::float8 * ${n})))
+  / (1 + 3.8416 / ${n}) ELSE 0 END`
+
+const ratioSql = (k: string, n: string) => `round((${k})::numeric / nullif(${n}, 0), 6)::float8`
+
+/** Per-query sums of a period (searches of S grouped by normalized query). */
+function perQuery(p: Params, scope: Scope, period: Period, includeEmpty: boolean, contains: string | undefined): string {
+  const request = { orgId: scope.orgId, tz: scope.tz, from: period.from.toJSDate(), to: period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
+  const containsSql = contains === undefined ? 'true' : `strpos(f.q, report_normalize_query(${p.add(contains)})) > 0`
+  const clickContains = contains === undefined ? 'true' : `strpos(c.q, report_normalize_query(${p.add(contains)})) > 0`
+  return `
+  SELECT s.*, coalesce(c.pos_sum, 0) AS pos_sum, coalesce(c.pos_count, 0) AS pos_count FROM (
+    SELECT f.q,
+      count(*)::int AS search_events,
+      count(*) FILTER (WHERE NOT f.partial)::int AS searches,
+      count(*) FILTER (WHERE f.is_user)::int AS user_searches,
+      count(*) FILTER (WHERE NOT f.partial AND f.cause_class = 'refinement')::int AS refinement_searches,
+      count(*) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL)::int AS t_searches,
+      count(*) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL AND f.clicks > 0)::int AS t_clicked,
+      coalesce(sum(f.clicks) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL), 0)::int AS t_clicks,
+      coalesce(sum(1.0 / f.min_position) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL AND f.min_position >= 1), 0)::float8 AS t_rr,
+      count(*) FILTER (WHERE f.is_user AND f.nr IS NOT NULL)::int AS u_nr_known,
+      count(*) FILTER (WHERE f.is_user AND f.nr = 0)::int AS u_no_results,
+      count(*) FILTER (WHERE f.is_user AND f.chain_clicked)::int AS u_clicked_chain,
+      count(*) FILTER (WHERE f.is_user AND f.visit_id IS NOT NULL)::int AS uv,
+      count(*) FILTER (WHERE f.is_user AND f.visit_id IS NOT NULL AND f.abandoned)::int AS uv_abandoned,
+      count(*) FILTER (WHERE f.is_user AND f.visit_id IS NOT NULL AND f.reformulated)::int AS uv_reformulated,
+      coalesce(sum(f.response_ms) FILTER (WHERE NOT f.partial), 0)::bigint AS rt_sum,
+      count(f.response_ms) FILTER (WHERE NOT f.partial)::int AS rt_count,
+      round(avg(f.nr) FILTER (WHERE f.is_user AND f.nr IS NOT NULL), 6)::float8 AS avg_results,
+      count(DISTINCT f.visitor_id) FILTER (WHERE NOT f.partial)::int AS visitors,
+      mode() WITHIN GROUP (ORDER BY f.display) FILTER (WHERE NOT f.partial) AS display
+    FROM report_searches f
+    WHERE ${factScope('searches', request, p)} AND (${includeEmpty ? 'true' : `f.q <> ''`}) AND ${containsSql}
+    GROUP BY f.q
+    HAVING count(*) FILTER (WHERE NOT f.partial) > 0
+  ) s LEFT JOIN (
+    SELECT c.q, sum(c.position) FILTER (WHERE c.position >= 1)::bigint AS pos_sum, count(*) FILTER (WHERE c.position >= 1)::int AS pos_count
+    FROM report_clicks c WHERE ${factScope('clicks', request, p, 'c')} AND c.q IS NOT NULL AND ${clickContains}
+    GROUP BY c.q
+  ) c ON c.q = s.q`
+}
+
+/** Row fields and how each is computed from the per-query sums `s` (and `prev` for trending). */
+const FIELDS: Record<string, string> = {
+  query: 's.q',
+  display: 's.display',
+  searchEvents: 's.search_events',
+  searches: 's.searches',
+  userSearches: 's.user_searches',
+  refinementSearches: 's.refinement_searches',
+  searchesWithClick: 's.t_clicked',
+  ctr: ratioSql('s.t_clicked', 's.t_searches'),
+  clicks: 's.t_clicks',
+  clicksPerSearch: ratioSql('s.t_clicks', 's.t_searches'),
+  averageClickRank: ratioSql('s.pos_sum', 's.pos_count'),
+  meanReciprocalRank: ratioSql('s.t_rr', 's.t_searches'),
+  noResultSearches: 's.u_no_results',
+  noResultRate: ratioSql('s.u_no_results', 's.u_nr_known'),
+  clickedUserSearches: 's.u_clicked_chain',
+  userSearchCtr: ratioSql('s.u_clicked_chain', 's.user_searches'),
+  abandonmentRate: ratioSql('s.uv_abandoned', 's.uv'),
+  reformulationRate: ratioSql('s.uv_reformulated', 's.uv'),
+  averageResponseTime: ratioSql('s.rt_sum', 's.rt_count'),
+  avgResults: 's.avg_results',
+  visitors: 's.visitors',
+  opportunity: `round((s.user_searches * (1 - ${wilsonLow('s.u_clicked_chain', 's.user_searches')}))::numeric, 6)::float8`,
+}
+
+export const QUERY_VIEWS = ['top', 'noResults', 'noClicks', 'lowCtr', 'trending'] as const
+export type QueryView = (typeof QUERY_VIEWS)[number]
+
+export interface QueryListRequest {
+  view: QueryView
+  orderBy: string
+  direction: 'asc' | 'desc'
+  includeEmpty: boolean
+  contains?: string
+  minSearches: number
+}
+
+export function parseQueryList(query: Query): QueryListRequest {
+  const view = (first(query, 'view') ?? 'top') as QueryView
+  if (!QUERY_VIEWS.includes(view)) throw new ReportError('InvalidParameter', `view is one of ${QUERY_VIEWS.join(', ')}`)
+  const defaults: Record<QueryView, [string, 'asc' | 'desc']> = {
+    top: ['userSearches', 'desc'],
+    noResults: ['noResultSearches', 'desc'],
+    noClicks: ['searches', 'desc'],
+    lowCtr: ['ctr', 'asc'],
+    trending: ['trendScore', 'desc'],
+  }
+  const orderBy = first(query, 'orderBy') ?? defaults[view][0]
+  if (!(orderBy in FIELDS) && orderBy !== 'trendScore' && orderBy !== 'previousUserSearches') {
+    throw new ReportError('InvalidParameter', `orderBy must be a row field: ${[...Object.keys(FIELDS), 'trendScore'].join(', ')}`)
+  }
+  const direction = (first(query, 'direction') ?? defaults[view][1]) as 'asc' | 'desc'
+  if (direction !== 'asc' && direction !== 'desc') throw new ReportError('InvalidParameter', 'direction is asc or desc')
+  return {
+    view, orderBy, direction, includeEmpty: first(query, 'includeEmpty') === 'true', contains: first(query, 'queryContains'),
+    minSearches: positiveInt(query, 'minSearches', view === 'lowCtr' ? 20 : 1, 1_000_000),
+  }
+}
+
+/** One page of query rows, ordered, ties by query. */
+export async function queryRows(db: pg.ClientBase, scope: Scope, list: QueryListRequest, offset: number, limit: number): Promise<Array<Record<string, unknown>>> {
+  const p = new Params()
+  const trending = list.view === 'trending' || list.orderBy === 'trendScore'
+  const compare = scope.compare
+  if (trending && !compare) throw new ReportError('InvalidParameter', 'trending compares with a period: compare=previous (the default) or year')
+  const current = perQuery(p, scope, scope.period, list.includeEmpty, list.contains)
+  const previous = trending ? perQuery(p, scope, compare!, list.includeEmpty, list.contains) : null
+  const fields = Object.entries(FIELDS).map(([name, sql]) => `${sql} AS "${name}"`)
+  if (trending) {
+    fields.push(`coalesce(prev.user_searches, 0) AS "previousUserSearches"`)
+    fields.push(`CASE WHEN coalesce(s.user_searches, 0) + coalesce(prev.user_searches, 0) = 0 THEN 0
+      ELSE round(((coalesce(s.user_searches, 0) - coalesce(prev.user_searches, 0)) / sqrt(coalesce(s.user_searches, 0) + coalesce(prev.user_searches, 0)))::numeric, 6)::float8 END AS "trendScore"`)
+  }
+  const where: string[] = []
+  switch (list.view) {
+    case 'noResults':
+      where.push('s.u_no_results >= 1')
+      break
+    case 'noClicks':
+      where.push('s.t_searches >= 1 AND s.t_clicks = 0')
+      break
+    case 'lowCtr':
+      where.push(`s.user_searches >= ${p.add(list.minSearches)}`)
+      break
+    case 'trending':
+      where.push('(coalesce(s.user_searches, 0) >= 10 OR coalesce(prev.user_searches, 0) >= 10)')
+      break
+    case 'top':
+      if (list.minSearches > 1) where.push(`s.user_searches >= ${p.add(list.minSearches)}`)
+  }
+  const from = trending
+    ? `(${current}) s0 FULL JOIN (${previous}) prev ON prev.q = s0.q CROSS JOIN LATERAL (SELECT coalesce(s0.q, prev.q) AS q, coalesce(s0.display, prev.display) AS display,
+        ${['search_events', 'searches', 'user_searches', 'refinement_searches', 't_searches', 't_clicked', 't_clicks', 't_rr', 'u_nr_known', 'u_no_results',
+          'u_clicked_chain', 'uv', 'uv_abandoned', 'uv_reformulated', 'rt_sum', 'rt_count', 'pos_sum', 'pos_count', 'visitors'].map((c) => `coalesce(s0.${c}, 0) AS ${c}`).join(', ')},
+        s0.avg_results) s`
+    : `(${current}) s`
+  const order = `"${list.orderBy}" ${list.direction.toUpperCase()} NULLS LAST, "query" ASC`
+  const sql = `SELECT ${fields.join(', ')} FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY ${order} OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`
+  const { rows } = await db.query(sql, p.values)
+  return rows
+}
+
+/** Everything about one normalized query (`query=` is normalized as stored queries are). */
+export async function queryDetail(db: pg.ClientBase, scope: Scope, rawQuery: string, supportConfigured: boolean) {
+  const p = new Params()
+  const { rows: norm } = await db.query<{ q: string }>('SELECT report_normalize_query($1) AS q', [rawQuery])
+  const q = norm[0]!.q
+  const request = { orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
+  const withQuery = { ...scope, filter: scope.filter ? { kind: 'and' as const, children: [scope.filter, cond(q)] } : cond(q) }
+  const names = ['searchEvents', 'searches', 'userSearches', 'searchesWithClick', 'ctr', 'clicksPerSearch', 'averageClickRank', 'meanReciprocalRank',
+    'noResultSearches', 'noResultRate', 'clickedUserSearches', 'userSearchCtr', 'abandonmentRate', 'reformulationRate', 'timeToFirstClick', 'averageResponseTime']
+  const metrics = names.map(metric)
+  const starts = bucketStarts(scope.period, scope.interval)
+  const series = await evaluate(db, withQuery, metrics, scope.period, starts)
+  const totals = series.reduce((acc, e) => ({ sums: addAll(acc.sums, e.sums), visits: null, protocols: [...new Set([...acc.protocols, ...e.protocols])] }), { sums: {} as Record<string, number>, visits: null, protocols: [] as string[] })
+  const qp = p.add(q)
+  const clickScope = factScope('clicks', request, p, 'c')
+  const searchScope = factScope('searches', request, p, 'f')
+  const positions = await db.query(
+    ...p.query(`SELECT b.lo AS "from", b.hi AS "to", count(c.event_id)::int AS clicks
+     FROM (VALUES ${Array.from({ length: 10 }, (_, i) => `(${i + 1}, ${i + 1})`).join(', ')}, (11, 20), (21, NULL)) b(lo, hi)
+     LEFT JOIN report_clicks c ON c.q = ${qp} AND ${clickScope} AND c.position >= b.lo AND (b.hi IS NULL OR c.position <= b.hi)
+     GROUP BY b.lo, b.hi ORDER BY b.lo`),
+  )
+  const documents = await db.query(
+    ...p.query(`SELECT c.document, count(*)::int AS clicks, round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition"
+     FROM report_clicks c WHERE c.q = ${qp} AND ${clickScope} AND c.document IS NOT NULL
+     GROUP BY c.document ORDER BY clicks DESC, c.document LIMIT 50`),
+  )
+  const next = await db.query(
+    ...p.query(`SELECT f.next_q AS query, count(*)::int AS count, round(avg(f.next_clicked::int), 6)::float8 AS "ledToClick"
+     FROM report_searches f WHERE f.q = ${qp} AND f.is_user AND f.next_q IS NOT NULL AND ${searchScope}
+     GROUP BY f.next_q ORDER BY count DESC, f.next_q LIMIT 20`),
+  )
+  // Refinements of this query: refinement searches of the chains of its user searches.
+  const refinements = await db.query(
+    ...p.query(`SELECT r.cause, count(*)::int AS count FROM report_searches f
+     JOIN report_searches r ON r.org_id = f.org_id AND r.visit_id = f.visit_id AND r.received_at >= f.received_at AND r.event_id <> f.event_id
+       AND r.received_at <= f.received_at + interval '30 minutes' AND r.cause_class = 'refinement' AND NOT r.partial AND r.q = f.q
+     WHERE f.q = ${qp} AND f.is_user AND ${searchScope}
+     GROUP BY r.cause ORDER BY count DESC, r.cause LIMIT 20`),
+  )
+  const visitors = await db.query(
+    ...p.query(`SELECT count(DISTINCT f.visitor_id)::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
+     FROM report_searches f WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}`),
+  )
+  const hubs = await db.query(
+    ...p.query(`SELECT f.hub, count(*) FILTER (WHERE f.is_user)::int AS "userSearches",
+       round((count(*) FILTER (WHERE f.uid IS NOT NULL AND NOT f.partial AND f.clicks > 0))::numeric
+         / nullif(count(*) FILTER (WHERE f.uid IS NOT NULL AND NOT f.partial), 0), 6)::float8 AS ctr
+     FROM report_searches f WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}
+     GROUP BY f.hub ORDER BY "userSearches" DESC, f.hub NULLS LAST`),
+  )
+  const total = { sums: totals.sums, visits: null, protocols: totals.protocols }
+  return {
+    query: q,
+    display: visitors.rows[0]?.display ?? q,
+    totals: { ...Object.fromEntries(metrics.map((m) => [m.name, metricValue(m, total as never, supportConfigured).value])), visitors: visitors.rows[0]?.visitors ?? 0 },
+    series: series.map((e, i) => ({ t: isoInZone(starts[i]!), ...Object.fromEntries(metrics.map((m) => [m.name, metricValue(m, e, supportConfigured).value])) })),
+    clickPositions: positions.rows,
+    documents: documents.rows,
+    nextQueries: next.rows,
+    refinements: refinements.rows,
+    breakdown: { hub: hubs.rows },
+  }
+}
+
+function cond(q: string) {
+  return { kind: 'cond' as const, dim: 'query', op: '==' as const, value: q }
+}
+
+function addAll(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, unknown> = { ...a }
+  for (const [k, v] of Object.entries(b)) {
+    if (Array.isArray(v)) {
+      const x = out[k] as number[] | null | undefined
+      out[k] = x ? x.map((n, i) => n + (v[i] as number)) : v
+    } else if (v !== null) out[k] = ((out[k] as number | undefined) ?? 0) + (v as number)
+  }
+  return out as Record<string, number>
+}
+
+/** No-result user searches clustered by gap key, with what rescued them. */
+export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: number, limit: number) {
+  const p = new Params()
+  const request = { orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
+  const where = factScope('searches', request, p)
+  const { rows: clusters } = await db.query(
+    ...p.query(`WITH gaps AS (
+       SELECT f.gap_key, f.q, f.visitor_id FROM report_searches f WHERE ${where} AND f.is_user AND f.nr = 0
+     ),
+     clusters AS (
+       SELECT gap_key, count(*)::int AS no_result_searches, count(DISTINCT visitor_id)::int AS visitors FROM gaps
+       GROUP BY gap_key HAVING count(*) >= ${p.add(minSearches)}
+       ORDER BY count(*) DESC, gap_key LIMIT ${p.add(limit)}
+     )
+     SELECT c.gap_key AS key, c.no_result_searches AS "noResultSearches", c.visitors,
+       (SELECT json_agg(json_build_object('query', x.q, 'searches', x.n) ORDER BY x.n DESC, x.q)
+          FROM (SELECT q, count(*)::int AS n FROM gaps g WHERE g.gap_key = c.gap_key GROUP BY q) x) AS queries,
+       (SELECT min(s.received_at) FROM report_searches s
+          WHERE s.org_id = ${p.add(scope.orgId)} AND s.gap_key = c.gap_key AND s.is_user AND s.nr = 0) AS "firstSeen"
+     FROM clusters c ORDER BY c.no_result_searches DESC, c.gap_key`),
+  )
+  const p2 = new Params()
+  const { rows: rescues } = await db.query(
+    ...p2.query(`SELECT f.gap_key, f.q AS "failedQuery", f.rescue_q AS "rescueQuery", count(*)::int AS count
+     FROM report_searches f WHERE ${factScope('searches', request, p2)} AND f.is_user AND f.nr = 0 AND f.rescue_q IS NOT NULL
+       AND f.gap_key = ANY(${p2.add(clusters.map((c) => c.key))}::text[])
+     GROUP BY f.gap_key, f.q, f.rescue_q ORDER BY count DESC, f.q, f.rescue_q`),
+  )
+  const size = new Map(clusters.map((c) => [c.key as string, c.noResultSearches as number]))
+  const from = scope.period.from.toMillis()
+  return {
+    clusters: clusters.map((c) => ({
+      key: c.key,
+      display: (c.queries as Array<{ query: string }>)[0]?.query ?? c.key,
+      queries: c.queries,
+      noResultSearches: c.noResultSearches,
+      visitors: c.visitors,
+      firstSeen: c.firstSeen ? isoInZone(inZone(scope, c.firstSeen as Date)) : null,
+      newThisPeriod: c.firstSeen ? (c.firstSeen as Date).getTime() >= from : false,
+    })),
+    rescues: rescues.map((r) => ({
+      failedQuery: r.failedQuery, rescueQuery: r.rescueQuery, count: r.count, share: round(r.count / (size.get(r.gap_key) ?? r.count)),
+    })),
+  }
+}
+
+function inZone(scope: Scope, at: Date): DateTime {
+  return DateTime.fromJSDate(at).setZone(scope.tz.zone)
+}
