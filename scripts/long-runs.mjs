@@ -292,7 +292,7 @@ try {
   // The test suite runs the fuzz on the dist/ that `npm test` has just built.
   if (!process.env.SKIP_BUILD) {
     log('building dist/')
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' })
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' })
   }
   if (which === 'outage' || which === 'all') ok = (await outageRun()) && ok
   if (which === 'fuzz' || which === 'all') ok = (await fuzzRun()) && ok

@@ -8,6 +8,7 @@ import type { Clock } from './events/event.js'
 import { storePlugin } from './store/plugin.js'
 import { authPlugin } from './auth/plugin.js'
 import { opsRoutes } from './ops/routes.js'
+import { homeRoute } from './ops/home.js'
 import { registerProtocols, renderUnroutedError } from './protocols/index.js'
 import { HttpError } from './errors.js'
 import { limitsPlugin } from './http/limits.js'
@@ -116,6 +117,7 @@ export const app = fp<AppOptions>(
     )
 
     await fastify.register(opsRoutes)
+    await fastify.register(homeRoute)
     await registerProtocols(fastify)
     await fastify.register(reportsPlugin, options)
   },

@@ -11,9 +11,26 @@ export async function bootstrapDefaultOrg(keys: KeyStore): Promise<CreatedKey | 
   return keys.createKey({ orgId: 'default', privileges: ['analytics:push'], name: 'bootstrap' })
 }
 
-export function firstStartMessage(key: CreatedKey, config: Config): string {
+/**
+ * The user agent of the example curl lines. Events are classified by user agent, and curl's own
+ * (`curl/8.x`) is a bot's: a first event sent with it is stored with is_bot = true and left out of
+ * anything that excludes bots. This one is an ordinary desktop browser's.
+ */
+export const BROWSER_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
+
+function baseUrl(config: Config): string {
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`
+}
+
+/** How to run admin commands in this setting: through npm when the service was, else directly. */
+function cliCommand(): { cli: string; quietCli: string } {
+  return process.env.npm_lifecycle_event
+    ? { cli: 'npm run cli --', quietCli: 'npm run -s cli --' }
+    : { cli: 'node dist/cli.js', quietCli: 'node dist/cli.js' }
+}
+
+export function firstStartMessage(key: CreatedKey, config: Config): string {
   const body = JSON.stringify({
     language: 'en',
     queryText: 'hello world',
@@ -28,10 +45,23 @@ export function firstStartMessage(key: CreatedKey, config: Config): string {
     '',
     `  ${key.key}`,
     '',
-    'Log a search with it:',
+    'Log a search with it (with a browser\'s user agent: curl\'s own would store the event as a bot\'s):',
     '',
-    `  curl -X POST '${base}/rest/ua/v15/analytics/search' -H 'Authorization: Bearer ${key.key}' \\`,
+    `  curl -X POST '${baseUrl(config)}/rest/ua/v15/analytics/search' -H 'Authorization: Bearer ${key.key}' \\`,
+    `    -A '${BROWSER_USER_AGENT}' \\`,
     `    -H 'Content-Type: application/json' -d '${body}'`,
+    '',
+  ].join('\n')
+}
+
+/** Printed once the service listens: where it is, where its data is, what to do next. */
+export function readyMessage(config: Config, database: { embedded: boolean }): string {
+  const { cli, quietCli } = cliCommand()
+  const where = database.embedded ? `the embedded PostgreSQL in ${config.DATA_DIR}/pg` : 'the PostgreSQL of DATABASE_URL'
+  return [
+    `searchtrack: ready at ${baseUrl(config)} (GET / lists the endpoints; docs/README.md explains them)`,
+    `  events are stored in ${where}: psql "$(${quietCli} db url)" to look at them`,
+    `  admin commands work beside the running service: ${cli} help`,
     '',
   ].join('\n')
 }

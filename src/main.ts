@@ -5,7 +5,8 @@ import { loadConfig, ConfigError, type Config } from './config.js'
 import { app, serverOptions } from './app.js'
 import { openDatabase } from './store/database.js'
 import { migrate } from './store/migrate.js'
-import { bootstrapDefaultOrg, firstStartMessage } from './bootstrap.js'
+import { bootstrapDefaultOrg, firstStartMessage, readyMessage } from './bootstrap.js'
+import { loadEnvFile } from './env-file.js'
 import { limitHeapGrowth } from './heap.js'
 
 export interface ServeOptions {
@@ -44,9 +45,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     await server.close()
     clearTimeout(cut)
     await database.stop()
+    server.log.info(database.started ? 'stopped; the embedded database too' : 'stopped')
   })
 
   await server.listen({ port: config.PORT, host: config.HOST })
+  process.stdout.write(readyMessage(config, database) + '\n')
   return server
 }
 
@@ -54,6 +57,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   limitHeapGrowth()
   let config: Config
   try {
+    loadEnvFile()
     config = loadConfig()
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -63,7 +67,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     throw err
   }
   serve(config).catch((err: unknown) => {
-    process.stderr.write(`searchtrack: could not start: ${(err as Error).stack ?? String(err)}\n`)
+    // A setting to change (DATA_DIR, a port) is said in one line; anything else with its stack.
+    const detail = err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))
+    process.stderr.write(`searchtrack: could not start: ${detail}\n`)
     process.exit(1)
   })
 }

@@ -3,11 +3,24 @@
 // set, against an embedded PostgreSQL started for this run (a throwaway cluster in a temporary
 // directory on a free port). Each test file then creates and migrates a database of its own.
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { startThrowawayPostgres } from '../scripts/throwaway-postgres.mjs'
+
+
+// A clone installed with `npm ci --omit=dev` has no test tools: say so rather than fail obscurely.
+if (!existsSync(path.resolve('node_modules/tap/package.json'))) {
+  process.stderr.write('npm test needs the development dependencies: run `npm ci` (not `npm ci --omit=dev`)\n')
+  process.exit(1)
+}
+// The browser tests drive Debian's Chromium; without it they fail, one by one, much later.
+if (!existsSync('/usr/bin/chromium')) {
+  process.stderr.write('warning: /usr/bin/chromium is missing, so the browser tests will fail: apt-get install chromium\n')
+}
+
+const { startThrowawayPostgres } = await import('../scripts/throwaway-postgres.mjs')
 
 // Some tests run the service as a real process (start-up, signals, kill -9): build it first.
-const build = spawn(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+const build = spawn(process.execPath, [path.resolve('scripts/build.mjs'), '--if-changed'], { stdio: 'inherit' })
 if ((await new Promise((resolve) => build.on('exit', resolve))) !== 0) process.exit(1)
 
 let url = process.env.DATABASE_URL

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import pg from 'pg'
+import type pg from 'pg'
+import { createPool } from '../store/client.js'
 import type { Config } from '../config.js'
 import { reportApi } from './http/api.js'
 import { coveoStats } from './coveo-stats.js'
@@ -33,9 +34,9 @@ export const reportsPlugin = fp<ReportsOptions>(
   async (app, { config, databaseUrl }) => {
     const log = app.log.child({ component: 'reports' })
     const options = `-c default_transaction_read_only=on -c statement_timeout=${config.REPORTS_STATEMENT_TIMEOUT_MS} -c TimeZone=UTC`
-    const readPool = new pg.Pool({ connectionString: databaseUrl, max: config.REPORTS_READ_POOL, options, application_name: 'searchtrack-reads' })
-    const exportPool = new pg.Pool({ connectionString: databaseUrl, max: 2, options: '-c default_transaction_read_only=on -c TimeZone=UTC', application_name: 'searchtrack-export' })
-    for (const pool of [readPool, exportPool]) pool.on('error', (err) => log.warn({ err }, 'idle report connection lost'))
+    const lost = (err: Error) => log.warn({ err }, 'idle report connection lost')
+    const readPool = createPool({ connectionString: databaseUrl, max: config.REPORTS_READ_POOL, options, application_name: 'searchtrack-reads' }, lost)
+    const exportPool = createPool({ connectionString: databaseUrl, max: 2, options: '-c default_transaction_read_only=on -c TimeZone=UTC', application_name: 'searchtrack-export' }, lost)
     const maintenance = config.REPORTS_MAINTENANCE
       ? new ReportMaintenance({
           databaseUrl,

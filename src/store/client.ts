@@ -1,4 +1,4 @@
-import type pg from 'pg'
+import pg from 'pg'
 import { isDatabaseUnavailable } from './failures.js'
 
 /**
@@ -23,4 +23,17 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
     client.removeListener('error', onError)
     client.release(lost)
   }
+}
+
+/**
+ * A pool whose clients never end the process with an 'error' nobody listens to: the pool listens
+ * to its idle clients, not to those checked out, and a connection the database drops between two
+ * queries of a checked-out client emits one. The error still reaches the query that needs the
+ * connection (and the pool's own 'error' event for idle clients, logged by `onIdleError`).
+ */
+export function createPool(config: pg.PoolConfig, onIdleError: (err: Error) => void): pg.Pool {
+  const pool = new pg.Pool(config)
+  pool.on('error', onIdleError)
+  pool.on('connect', (client) => client.on('error', () => {}))
+  return pool
 }

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import fp from 'fastify-plugin'
-import pg from 'pg'
+import type pg from 'pg'
+import { createPool } from './client.js'
 import type { Config } from '../config.js'
 import { systemClock, type Clock } from '../events/event.js'
 import { Metrics } from '../ops/metrics.js'
@@ -35,15 +36,17 @@ const DAY_MS = 24 * 60 * 60 * 1000
 export const storePlugin = fp<StoreOptions>(
   async (app, { config, databaseUrl, clock = systemClock }) => {
     const log = app.log.child({ component: 'store' })
-    const db = new pg.Pool({ connectionString: databaseUrl, max: config.PG_POOL_MAX, connectionTimeoutMillis: 5000 })
+    // An idle client that loses its connection (database restart) emits 'error': logged, and the
+    // pool replaces the client on next use.
+    const db = createPool({ connectionString: databaseUrl, max: config.PG_POOL_MAX, connectionTimeoutMillis: 5000 }, (err) =>
+      log.warn({ err }, 'idle database connection lost'),
+    )
     // The writer's own connections: one per concurrent batch, one for the spool's replay. It never
     // waits for a client, so a connect timeout there means the database cannot be reached — never
     // that requests saturate the shared pool (which would start spooling with the database up).
-    const writerPool = new pg.Pool({ connectionString: databaseUrl, max: config.WRITER_CONCURRENCY + 1, connectionTimeoutMillis: 5000 })
-    // An idle client that loses its connection (database restart) emits 'error'; without a
-    // listener that would crash the process. The pool replaces the client on next use.
-    db.on('error', (err) => log.warn({ err }, 'idle database connection lost'))
-    writerPool.on('error', (err) => log.warn({ err }, 'idle database connection of the writer lost'))
+    const writerPool = createPool({ connectionString: databaseUrl, max: config.WRITER_CONCURRENCY + 1, connectionTimeoutMillis: 5000 }, (err) =>
+      log.warn({ err }, 'idle database connection of the writer lost'),
+    )
 
     const metrics = new Metrics()
     const spool = await Spool.open({

@@ -108,7 +108,7 @@ t.test('identity: username only with impersonate, search-token defaults, anonymo
   t.equal(badValidFor.json().type, 'InvalidObject')
 })
 
-t.test('visitor: clientId, then cookie vs parameter (seed 000), else a new id and cookie', async (t) => {
+t.test('visitor: clientId, then cookie vs parameter (the cookie wins unless prioritizeVisitorParameter), else a new id and cookie', async (t) => {
   const { app } = await buildTestApp(t)
   const { key } = await createKey(app, 'acme')
   const post = (query: string, body: object, cookies?: Record<string, string>, extra: Record<string, string> = {}) =>
