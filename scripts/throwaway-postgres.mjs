@@ -34,6 +34,8 @@ export async function startThrowawayPostgres({ prefix = 'searchtrack-pg-', paren
     password: 'throwaway',
     persistent: true,
     createPostgresUser: true,
+    // UTF-8 whatever LANG says (the service's embedded database is created the same way).
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags],
     onLog: () => {},
     onError: () => {},

@@ -27,6 +27,16 @@ export async function migrate(
 ): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
   return withClient(pool, async (client) => {
+    // Unicode normalisation and case folding (the reports' query grouping) need UTF-8; a database
+    // created under an unset locale is SQL_ASCII. Refuse it before changing anything.
+    const { rows: [database] } = await client.query<{ encoding: string; name: string }>(
+      `SELECT current_setting('server_encoding') AS encoding, current_database() AS name`)
+    if (database!.encoding !== 'UTF8') {
+      throw new Error(
+        `searchtrack needs a UTF8 database; ${database!.name} is ${database!.encoding}. ` +
+          `Create one with: CREATE DATABASE searchtrack ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0`,
+      )
+    }
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
