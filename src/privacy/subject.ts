@@ -41,7 +41,9 @@ export function checkSelector(selector: SubjectSelector): void {
 export async function resolveSubject(db: pg.Pool, orgId: string, selector: SubjectSelector): Promise<Subject> {
   checkSelector(selector)
   if (selector.visitorId !== undefined) return { orgId, visitorIds: [selector.visitorId], userNames: [] }
-  if (selector.userName !== undefined) return { orgId, visitorIds: [], userNames: [selector.userName] }
+  // Protocols without a visitor of their own use the user as the visitor (App Search, Workplace,
+  // a token's user): the user name is then also a visitor id.
+  if (selector.userName !== undefined) return { orgId, visitorIds: [selector.userName], userNames: [selector.userName] }
   const session = selector.inbentaSession!
   if (!UUID.test(session)) return { orgId, visitorIds: [], userNames: [] }
   // The events' partial index on Inbenta session actions, and the report facts by visit.
