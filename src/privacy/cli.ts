@@ -69,7 +69,7 @@ export async function runPrivacyCli(command: string, args: string[], ctx: Privac
       const selector: SubjectSelector = { visitorId: v.visitor, userName: v.user, inbentaSession: v['inbenta-session'] }
       try {
         checkSelector(selector)
-      } catch (err) {
+      } catch {
         throw new PrivacyUsageError(`${command} needs exactly one of --visitor, --user, --inbenta-session`)
       }
       const subject = await resolveSubject(ctx.db, org, selector)

@@ -111,7 +111,10 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
         // Partitions wholly within every present org's retention are left alone.
         if (range && ![...rawCutoff.values()].some((c) => c > range.from)) continue
         const orgs = await orgsIn(db, partition)
-        if (range && orgs.length > 0 && orgs.every((o) => (rawCutoff.get(o)?.getTime() ?? -Infinity) >= range.to.getTime())) {
+        // Dropped whole when every org with rows in it allows it (an empty one: when some org's
+        // cutoff has passed it; nothing of anyone's is lost).
+        const allow = (cutoff: Date | undefined) => cutoff !== undefined && cutoff.getTime() >= range!.to.getTime()
+        if (range && (orgs.length > 0 ? orgs.every((o) => allow(rawCutoff.get(o))) : [...rawCutoff.values()].some(allow))) {
           try {
             await withClient(db, async (client) => {
               await client.query('BEGIN')
