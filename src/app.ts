@@ -15,6 +15,7 @@ import { limitsPlugin } from './http/limits.js'
 import { RequestLogController, requestLogSerializer } from './http/logging.js'
 import { reportsPlugin } from './reports/plugin.js'
 import { privacyPlugin } from './privacy/plugin.js'
+import { privacyRoutes } from './privacy/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -122,6 +123,7 @@ export const app = fp<AppOptions>(
     await registerProtocols(fastify)
     await fastify.register(reportsPlugin, options)
     await fastify.register(privacyPlugin)
+    await fastify.register(privacyRoutes, { prefix: '/api/v1/admin' })
   },
   { name: 'searchtrack' },
 )

@@ -1,9 +1,11 @@
 import fp from 'fastify-plugin'
 import { oldestEvents, runRetention, type RetentionResult } from './retention.js'
+import { IdentityControls } from './identity.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     retention: { runOnce(): Promise<RetentionResult> }
+    identity: IdentityControls
   }
 }
 
@@ -15,6 +17,11 @@ declare module 'fastify' {
  */
 export const privacyPlugin = fp(
   async (app) => {
+    // Each org's identity controls, applied by the writer to every event before it is queued.
+    const identity = new IdentityControls(app.db, app.keys)
+    app.writer.setIdentityPolicy(identity.apply)
+    app.decorate('identity', identity)
+
     const log = app.log.child({ component: 'retention' })
     let running: Promise<RetentionResult> | undefined
     const runOnce = (): Promise<RetentionResult> => {
@@ -53,5 +60,5 @@ export const privacyPlugin = fp(
       await running?.catch(() => {})
     })
   },
-  { name: 'privacy', dependencies: ['store'] },
+  { name: 'privacy', dependencies: ['store', 'auth'] },
 )

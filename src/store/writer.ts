@@ -9,6 +9,7 @@ import type { Spool, Segment } from './spool.js'
 import type { Quarantine } from './quarantine.js'
 import { isDatabaseUnavailable, isDataError, sqlState } from './failures.js'
 import { withClient } from './client.js'
+import { maskIp } from '../events/enrich.js'
 
 export interface WriterOptions {
   /** How long the first request of a batch waits for others to join it. */
@@ -56,6 +57,9 @@ export class EventRefusedError extends HttpError {
     super(400, 'InvalidValue', 'A value of this request cannot be stored (out of range or too large); nothing of it was stored')
   }
 }
+
+/** Applied to every event before it is queued (src/privacy/identity.ts); may change it in place. */
+export type IdentityPolicy = (events: TrackedEvent[]) => void | Promise<void>
 
 export type SpoolState = 'off' | 'idle' | 'spooling' | 'replaying'
 
@@ -303,6 +307,7 @@ export class EventWriter {
   private replaying: Promise<void> | undefined
   private wakeReplay: (() => void) | undefined
   private readonly visits = new Map<string, { visitId: string; lastSeen: number }>()
+  private identityPolicy: IdentityPolicy | undefined
 
   /** `pool` should be the writer's own: its size is `concurrency` plus one for the replay. */
   constructor(
@@ -334,9 +339,31 @@ export class EventWriter {
     return { state, bytes: spool.bytes, maxBytes: spool.maxBytes, segments: spool.segments, full: spool.full, failing: spool.failing }
   }
 
+  /**
+   * Privacy hook (src/privacy/identity.ts): each org's identity controls, applied to every event
+   * before it is queued, so before anything of it is stored or spooled. Protocols hand over the
+   * client's full address; without a hook it is masked here (the default policy).
+   */
+  setIdentityPolicy(policy: IdentityPolicy): void {
+    this.identityPolicy = policy
+  }
+
   write(events: TrackedEvent[]): Promise<TrackedEvent[]> {
     if (this.closing) return Promise.reject(new WriterClosedError())
     if (events.length === 0) return Promise.resolve(events)
+    let applied: void | Promise<void> = undefined
+    try {
+      if (this.identityPolicy) applied = this.identityPolicy(events)
+      else for (const event of events) event.clientIp = maskIp(event.clientIp)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (applied) return applied.then(() => this.enqueue(events))
+    return this.enqueue(events)
+  }
+
+  private enqueue(events: TrackedEvent[]): Promise<TrackedEvent[]> {
+    if (this.closing) return Promise.reject(new WriterClosedError())
     try {
       for (const event of events) checkEvent(event)
     } catch (err) {
