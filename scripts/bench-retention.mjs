@@ -9,6 +9,7 @@
 //   node scripts/build.mjs --if-changed && node scripts/bench-retention.mjs
 //   BENCH_ROWS=200000 BENCH_RATE=300 BENCH_SECONDS=10 node scripts/bench-retention.mjs
 import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { cpus, loadavg } from 'node:os'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -72,7 +73,7 @@ function ingest(base, key, seconds, until) {
         requests: [{
           setupRequest: (req) => ({
             ...req,
-            body: JSON.stringify({ language: 'en', queryText: `query ${i % 500}`, actionCause: 'searchboxSubmit', responseTime: 20, numberOfResults: 10, searchQueryUid: crypto.randomUUID(), clientId: `bench-${i++ % 5000}` }),
+            body: JSON.stringify({ language: 'en', queryText: `query ${i % 500}`, actionCause: 'searchboxSubmit', responseTime: 20, numberOfResults: 10, searchQueryUid: randomUUID(), clientId: `bench-${i++ % 5000}` }),
           }),
         }],
       },

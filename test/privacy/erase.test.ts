@@ -78,6 +78,7 @@ t.test('a person erased while some of their events wait in the outage spool: not
 
   const { app: first } = await buildAppWithTestRoute(t, db.url, env, { clock })
   const key = await createKey(first, 'acme', ['analytics:push', 'analytics:read'])
+  const adminKey = await createKey(first, 'acme', ['admin'])
   const tokenP = await first.auth.signSearchToken('acme', { userIds: [{ name: USER_P }] }, YEAR)
   const tokenQ = await first.auth.signSearchToken('acme', { userIds: [{ name: USER_Q }] }, YEAR)
 
@@ -130,6 +131,13 @@ t.test('a person erased while some of their events wait in the outage spool: not
   await coveo(first, tokenP, VISITOR_P, '55555555-5555-4555-8555-555555555555')
   await coveo(first, tokenQ, VISITOR_Q, '66666666-6666-4666-8666-666666666666')
   t.equal(first.writer.spoolStatus.state, 'spooling', 'the outage events went to the spool')
+  // An erasure cannot be recorded now: refused, to be retried (the replay honours it either way).
+  const refused = await first.inject({
+    method: 'POST', url: '/api/v1/admin/orgs/acme/privacy/erase', headers: { authorization: `Bearer ${adminKey.key}` }, payload: { visitorId: VISITOR_P },
+  })
+  t.equal(refused.statusCode, 503, refused.body)
+  t.ok(refused.headers['retry-after'])
+  t.match(refused.json(), { message: String, type: 'Unavailable' })
   await first.close()
   t.ok((await scanFiles(path.join(dataDir, 'spool'), [VISITOR_P])).length > 0, 'the spool holds the person')
   await db.start()
