@@ -11,7 +11,11 @@ const RETENTION_LOCK = 7405112080
 export interface RetentionOptions {
   /** Rows per delete statement (each its own short transaction). */
   batchRows?: number
-  /** How long a DROP may wait for its lock before giving up until the next pass (ms). */
+  /**
+   * How long a DROP may wait for its lock before giving up (ms). Dropping a partition takes an
+   * exclusive lock on `events`; while it waits, new batches queue behind it, so this bounds the
+   * pause ingest can see, once per dropped partition. A busy partition is deleted by rows instead.
+   */
   lockTimeoutMs?: number
   log?: Pick<Logger, 'info' | 'warn'>
 }
@@ -119,7 +123,7 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
             await withClient(db, async (client) => {
               await client.query('BEGIN')
               try {
-                await client.query(`SET LOCAL lock_timeout = ${Math.floor(options.lockTimeoutMs ?? 2000)}`)
+                await client.query(`SET LOCAL lock_timeout = ${Math.floor(options.lockTimeoutMs ?? 500)}`)
                 await client.query(`DROP TABLE ${partition}`)
                 await client.query('COMMIT')
               } catch (err) {
