@@ -14,6 +14,7 @@ import { HttpError } from './errors.js'
 import { limitsPlugin } from './http/limits.js'
 import { RequestLogController, requestLogSerializer } from './http/logging.js'
 import { reportsPlugin } from './reports/plugin.js'
+import { adminRoutes } from './admin/routes.js'
 import { privacyPlugin } from './privacy/plugin.js'
 import { privacyRoutes } from './privacy/routes.js'
 
@@ -122,6 +123,7 @@ export const app = fp<AppOptions>(
     await fastify.register(homeRoute)
     await registerProtocols(fastify)
     await fastify.register(reportsPlugin, options)
+    await fastify.register(adminRoutes, { prefix: '/api/v1/admin' })
     await fastify.register(privacyPlugin)
     await fastify.register(privacyRoutes, { prefix: '/api/v1/admin' })
   },

@@ -1,14 +1,26 @@
 import type { Config } from './config.js'
 import type { KeyStore, CreatedKey } from './auth/keys.js'
 
+export interface BootstrapKeys {
+  /** Logs events: the key to give clients. */
+  push: CreatedKey
+  /** Reads reports and administers `default`: the dashboard's sign-in, never given to a client. */
+  dashboard: CreatedKey
+}
+
 /**
- * On an empty database, create the `default` organization and a key that can push events, so a
- * first start is usable at once. Returns the key (its secret exists only in this return value).
+ * On an empty database, create the `default` organization, a key that can push events and one
+ * for the dashboard, so a first start is usable at once. Two keys, because the one pasted into a
+ * search page is public, and must not read or administer anything. Their secrets exist only in
+ * this return value.
  */
-export async function bootstrapDefaultOrg(keys: KeyStore): Promise<CreatedKey | null> {
+export async function bootstrapDefaultOrg(keys: KeyStore): Promise<BootstrapKeys | null> {
   if ((await keys.listOrgs()).length > 0) return null
   await keys.createOrg('default', 'Default organization')
-  return keys.createKey({ orgId: 'default', privileges: ['analytics:push'], name: 'bootstrap' })
+  return {
+    push: await keys.createKey({ orgId: 'default', privileges: ['analytics:push'], name: 'bootstrap' }),
+    dashboard: await keys.createKey({ orgId: 'default', privileges: ['analytics:read', 'admin'], name: 'dashboard' }),
+  }
 }
 
 /**
@@ -30,7 +42,7 @@ function cliCommand(): { cli: string; quietCli: string } {
     : { cli: 'node dist/cli.js', quietCli: 'node dist/cli.js' }
 }
 
-export function firstStartMessage(key: CreatedKey, config: Config): string {
+export function firstStartMessage({ push: key, dashboard }: BootstrapKeys, config: Config): string {
   const body = JSON.stringify({
     language: 'en',
     queryText: 'hello world',
@@ -40,8 +52,8 @@ export function firstStartMessage(key: CreatedKey, config: Config): string {
   })
   return [
     '',
-    'searchtrack: created organization "default" and an API key with the analytics:push privilege.',
-    'This key is shown once; store it now:',
+    'searchtrack: created organization "default" and two API keys, each shown once: store them now.',
+    'This one logs events (analytics:push); it is the key to give your search pages:',
     '',
     `  ${key.key}`,
     '',
@@ -50,6 +62,11 @@ export function firstStartMessage(key: CreatedKey, config: Config): string {
     `  curl -X POST '${baseUrl(config)}/rest/ua/v15/analytics/search' -H 'Authorization: Bearer ${key.key}' \\`,
     `    -A '${BROWSER_USER_AGENT}' \\`,
     `    -H 'Content-Type: application/json' -d '${body}'`,
+    '',
+    `The dashboard is at ${baseUrl(config)}/ : sign in there with this key, which reads reports and`,
+    'administers "default" (analytics:read, admin; keep it private):',
+    '',
+    `  ${dashboard.key}`,
     '',
   ].join('\n')
 }

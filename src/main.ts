@@ -27,8 +27,8 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   await migrate(server.db, server.log)
   await server.ready()
   if (config.BOOTSTRAP_DEFAULT_ORG) {
-    const key = await bootstrapDefaultOrg(server.keys)
-    if (key) process.stdout.write(firstStartMessage(key, config) + '\n')
+    const created = await bootstrapDefaultOrg(server.keys)
+    if (created) process.stdout.write(firstStartMessage(created, config) + '\n')
   }
 
   // SIGTERM/SIGINT: stop accepting, let the writer flush what it acknowledged (to the database, or

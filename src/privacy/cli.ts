@@ -4,7 +4,7 @@ import { eraseSubject } from './erase.js'
 import { exportSubject } from './export.js'
 import { auditDigest, checkSelector, resolveSubject, SubjectError, type SubjectSelector } from './subject.js'
 import { readAllSettings, readSettings, updateSettings, SettingsError, type PrivacySettings } from './settings.js'
-import { recordAudit } from './audit.js'
+import { recordAudit } from '../admin/audit.js'
 import { lastRetentionRun } from './retention.js'
 
 export const PRIVACY_USAGE = `  privacy export --org <id> (--visitor V | --user U | --inbenta-session S)
@@ -24,14 +24,14 @@ export class PrivacyUsageError extends Error {
 
 export interface PrivacyCliContext {
   db: pg.Pool
+  /** Who the audit log names: `cli:<system user>`. */
+  actor: string
   /** DATA_DIR/quarantine. */
   quarantineDir: string
   orgExists(orgId: string): Promise<boolean>
 }
 
 type Out = (line: string) => void
-
-const ACTOR = 'cli'
 
 function options(args: string[], spec: Record<string, { type: 'string' | 'boolean' }>) {
   try {
@@ -80,10 +80,10 @@ export async function runPrivacyCli(command: string, args: string[], ctx: Privac
           out(line.trimEnd())
           lines++
         }
-        await recordAudit(ctx.db, { actor: ACTOR, orgId: org, action: 'privacy.export', target: digest, details: { lines: lines - 1 } })
+        await recordAudit(ctx.db, { actor: ctx.actor, orgId: org, action: 'privacy.export', target: digest, details: { lines: lines - 1 } })
       } else {
         const removed = await eraseSubject(ctx.db, subject, { now: new Date(), quarantineDir: ctx.quarantineDir })
-        await recordAudit(ctx.db, { actor: ACTOR, orgId: org, action: 'privacy.erase', target: digest, details: { removed } })
+        await recordAudit(ctx.db, { actor: ctx.actor, orgId: org, action: 'privacy.erase', target: digest, details: { removed } })
         out(JSON.stringify({ removed }))
       }
       return 0
@@ -98,7 +98,7 @@ export async function runPrivacyCli(command: string, args: string[], ctx: Privac
       if (rollup !== undefined) change.rollupDays = rollup
       if (Object.keys(change).length === 0) throw new PrivacyUsageError('retention set needs --raw-days or --rollup-days')
       const next = await updateSettings(ctx.db, org, change)
-      await recordAudit(ctx.db, { actor: ACTOR, orgId: org, action: 'retention.update', details: { rawDays: next.rawDays, rollupDays: next.rollupDays } })
+      await recordAudit(ctx.db, { actor: ctx.actor, orgId: org, action: 'retention.update', details: { rawDays: next.rawDays, rollupDays: next.rollupDays } })
       out(describe(org, next))
       return 0
     }
@@ -129,7 +129,7 @@ export async function runPrivacyCli(command: string, args: string[], ctx: Privac
         if (err instanceof SettingsError) throw new PrivacyUsageError(err.message)
         throw err
       }
-      await recordAudit(ctx.db, { actor: ACTOR, orgId: org, action: 'org.identity.update', details: { ...change } })
+      await recordAudit(ctx.db, { actor: ctx.actor, orgId: org, action: 'org.identity.update', details: { ...change } })
       out(describe(org, next))
       return 0
     }

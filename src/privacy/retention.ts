@@ -5,6 +5,8 @@ import { eventPartitions } from './erase.js'
 import { readAllSettings } from './settings.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
+/** How long an erasure record is kept (see ERASED_FILTER in src/store/writer.ts). */
+export const ERASURE_KEEP_DAYS = 30
 /** Held by the instance running a pass: one pass at a time per database. */
 const RETENTION_LOCK = 7405112080
 
@@ -108,6 +110,9 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
         if (s.rawDays !== null) rawCutoff.set(org, new Date(now.getTime() - s.rawDays * DAY_MS))
         if (s.rollupDays !== null) rollupCutoff.set(org, new Date(now.getTime() - s.rollupDays * DAY_MS))
       }
+      // An erasure is kept for 30 days: long enough for any spool or in-flight batch holding the
+      // person's events to reach the database (and be left out); after that it only costs ingest.
+      count('privacy_erasures', (await db.query(`DELETE FROM privacy_erasures WHERE recorded_at < $1`, [new Date(now.getTime() - ERASURE_KEEP_DAYS * DAY_MS)])).rowCount ?? 0)
       if (rawCutoff.size === 0 && rollupCutoff.size === 0) return true
 
       for (const partition of await eventPartitions(db)) {

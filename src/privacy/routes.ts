@@ -2,10 +2,10 @@ import { Readable } from 'node:stream'
 import path from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { ORG_ID_PATTERN } from '../auth/keys.js'
+import { NotFoundError, ORG_ID_PATTERN } from '../auth/keys.js'
 import { classifyError } from '../errors.js'
-import { requireAdmin } from './admin-shim.js'
-import { recordAudit } from './audit.js'
+import { requireAdmin } from '../admin/auth.js'
+import { recordAudit } from '../admin/audit.js'
 import { eraseSubject } from './erase.js'
 import { exportSubject } from './export.js'
 import { MAX_DAYS, SettingsError, updateSettings, IP_POLICIES, USER_POLICIES, type PrivacySettings } from './settings.js'
@@ -29,8 +29,6 @@ const IdentityBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 )
 
-class NotFound extends Error {}
-
 /**
  * Privacy admin routes under /api/v1/admin: a person's export and erasure, an org's retention
  * and identity controls. Each leaves an audit entry naming the admin key, never the person's
@@ -42,14 +40,14 @@ export const privacyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler((err, request, reply) => {
     const e =
       err instanceof SubjectError || err instanceof SettingsError ? { statusCode: 400, code: 'InvalidValue', message: err.message, headers: {}, internal: false }
-      : err instanceof NotFound ? { statusCode: 404, code: 'NotFound', message: err.message, headers: {}, internal: false }
+      : err instanceof NotFoundError ? { statusCode: 404, code: 'NotFound', message: err.message, headers: {}, internal: false }
       : classifyError(err)
     if (e.internal) request.log.error({ err }, 'privacy request failed')
     return reply.code(e.statusCode).headers(e.headers).send({ message: e.message, type: e.code })
   })
 
   async function orgOr404(orgId: string): Promise<void> {
-    if (!(await app.keys.getOrg(orgId))) throw new NotFound(`no organization ${orgId}`)
+    if (!(await app.keys.getOrg(orgId))) throw new NotFoundError(`no organization ${orgId}`)
   }
 
   app.post('/orgs/:org/privacy/export', { schema: { params: OrgParams, body: SelectorBody } }, async (request, reply) => {

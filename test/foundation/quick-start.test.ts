@@ -174,7 +174,8 @@ t.test('the README quick start, pasted in order on a fresh copy, works', async (
   })
 
   t.match(serviceOutput, /compiled \d+ files to dist\//, 'npm start compiled the fresh copy')
-  t.match(serviceOutput, /This key is shown once; store it now:\n\n\s+st_/, 'the first start printed a key')
+  t.match(serviceOutput, /it is the key to give your search pages:\n\n\s+st_/, 'the first start printed a push key')
+  t.match(serviceOutput, new RegExp(`The dashboard is at http://127\\.0\\.0\\.1:${port}/ [^]*\\n\\n\\s+st_`), 'and a dashboard key, with the address')
   t.match(serviceOutput, new RegExp(`searchtrack: ready at http://127\\.0\\.0\\.1:${port}`))
 
   // Ctrl-C in the service's terminal.
