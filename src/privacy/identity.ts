@@ -3,7 +3,11 @@ import type pg from 'pg'
 import type { TrackedEvent } from '../events/event.js'
 import { maskIp } from '../events/enrich.js'
 import type { KeyStore } from '../auth/keys.js'
+import { isDatabaseUnavailable } from '../store/failures.js'
 import { DEFAULT_SETTINGS, readSettings, type PrivacySettings } from './settings.js'
+
+/** What applies to an org whose controls cannot be read (the database away, nothing cached). */
+const STRICTEST: PrivacySettings = { rawDays: null, rollupDays: null, anonymous: true, ipPolicy: 'none', userPolicy: 'drop' }
 
 /** How long an org's identity controls are cached: a change applies within this time. */
 export const IDENTITY_CACHE_MS = 5000
@@ -27,8 +31,8 @@ function digest(key: Buffer, kind: string, value: string): string {
  * The user as visitor (App Search, Workplace, a token's user) is treated as the user.
  */
 export function applyIdentity(e: TrackedEvent, settings: PrivacySettings, key: Buffer | null): void {
-  if (settings.ipPolicy === 'none') e.clientIp = null
-  else if (settings.ipPolicy === 'hash' && key && e.clientIp) e.clientIp = digest(key, 'ip', e.clientIp)
+  if (settings.ipPolicy === 'none' || (settings.ipPolicy === 'hash' && !key)) e.clientIp = null
+  else if (settings.ipPolicy === 'hash' && key) e.clientIp = e.clientIp ? digest(key, 'ip', e.clientIp) : null
   else e.clientIp = maskIp(e.clientIp)
 
   const user = e.username ?? null
@@ -39,6 +43,11 @@ export function applyIdentity(e: TrackedEvent, settings: PrivacySettings, key: B
     if (settings.anonymous) e.anonymous = true
     // Inbenta's user information (POST /tracking/session/user) is the user's identity itself.
     if (e.protocol === 'inbenta' && e.eventType === 'USER_INFO') e.customData = null
+  } else if (settings.userPolicy === 'hash' && user !== null && !key) {
+    // No key to digest with (the org's secret could not be read): dropped rather than kept.
+    if (e.visitorId === user) e.visitorId = null
+    e.username = null
+    e.userDisplayName = null
   } else if (settings.userPolicy === 'hash' && user !== null && key) {
     const hashed = digest(key, 'user', user)
     if (e.visitorId === user) e.visitorId = hashed
@@ -82,11 +91,22 @@ export class IdentityControls {
   }
 
   private async load(orgId: string): Promise<void> {
-    const settings = await readSettings(this.db, orgId)
+    let settings: PrivacySettings
     let key: Buffer | null = null
-    if (settings.ipPolicy === 'hash' || settings.userPolicy === 'hash') {
-      const org = await this.keys.getOrg(orgId)
-      if (org) key = Buffer.from(hkdfSync('sha256', org.jwtSecret, orgId, 'searchtrack identity digests', 32))
+    try {
+      settings = await readSettings(this.db, orgId)
+      if (settings.ipPolicy === 'hash' || settings.userPolicy === 'hash') {
+        const org = await this.keys.getOrg(orgId)
+        if (org) key = Buffer.from(hkdfSync('sha256', org.jwtSecret, orgId, 'searchtrack identity digests', 32))
+      }
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err
+      // The database is away (events go to the spool): the controls last read, else the strictest
+      // ones — an org's events are never stored with more identity than it allows. Asked again
+      // after a second rather than at every request (each attempt waits for a connection).
+      const stale = this.cache.get(orgId)
+      this.cache.set(orgId, { settings: stale?.settings ?? STRICTEST, key: stale?.key ?? null, loadedAt: this.now() - IDENTITY_CACHE_MS + 1000 })
+      return
     }
     this.cache.set(orgId, { settings, key, loadedAt: this.now() })
     if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!)
