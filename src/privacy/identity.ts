@@ -59,6 +59,8 @@ export function applyIdentity(e: TrackedEvent, settings: PrivacySettings, key: B
 /** The writer's identity hook: each org's controls, cached, applied to every event. */
 export class IdentityControls {
   private readonly cache = new Map<string, OrgIdentity>()
+  /** One read per org at a time, however many requests wait for it. */
+  private readonly loading = new Map<string, Promise<void>>()
 
   constructor(
     private readonly db: pg.Pool,
@@ -75,7 +77,7 @@ export class IdentityControls {
       if (!cached || now - cached.loadedAt > IDENTITY_CACHE_MS) (missing ??= new Set()).add(e.orgId)
     }
     if (!missing) return this.applyCached(events)
-    return Promise.all([...missing].map((org) => this.load(org))).then(() => this.applyCached(events))
+    return Promise.all([...missing].map((org) => this.loadOnce(org))).then(() => this.applyCached(events))
   }
 
   /** Forget an org's cached controls (after changing them in this process). */
@@ -88,6 +90,15 @@ export class IdentityControls {
       const org = this.cache.get(e.orgId)
       applyIdentity(e, org?.settings ?? DEFAULT_SETTINGS, org?.key ?? null)
     }
+  }
+
+  private loadOnce(orgId: string): Promise<void> {
+    let pending = this.loading.get(orgId)
+    if (!pending) {
+      pending = this.load(orgId).finally(() => this.loading.delete(orgId))
+      this.loading.set(orgId, pending)
+    }
+    return pending
   }
 
   private async load(orgId: string): Promise<void> {
