@@ -65,6 +65,7 @@ const EXPECTATIONS: Array<[RegExp, RegExp]> = [
   [/cli -- tokens sign /, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/m],
   [/cli -- inbenta priorities set --org shop --key MY_CUSTOM_KEY --priority 5$/, /^shop: MY_CUSTOM_KEY has priority 5$/m],
   [/cli -- inbenta priorities list --org shop$/, /^MY_CUSTOM_KEY\t5\tcustom$/m],
+  [/cli -- audit list --org shop$/, /^\{"id":"\d+","at":"[^"]+","actor":"cli:[^"]+","orgId":"shop","action":"inbenta\.priority\.set"/m],
   [/cli -- migrate$/, /^database is up to date$/m],
   [/cli -- help$/, /^usage: npm run cli -- <command>/m],
 ]
