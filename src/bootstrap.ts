@@ -72,11 +72,11 @@ export function firstStartMessage({ push: key, dashboard }: BootstrapKeys, confi
 }
 
 /** Printed once the service listens: where it is, where its data is, what to do next. */
-export function readyMessage(config: Config, database: { embedded: boolean }): string {
+export function readyMessage(config: Config, database: { embedded: boolean }, workers = 1): string {
   const { cli, quietCli } = cliCommand()
   const where = database.embedded ? `the embedded PostgreSQL in ${config.DATA_DIR}/pg` : 'the PostgreSQL of DATABASE_URL'
   return [
-    `searchtrack: ready at ${baseUrl(config)} (GET / lists the endpoints; docs/README.md explains them)`,
+    `searchtrack: ready at ${baseUrl(config)}${workers > 1 ? ` with ${workers} worker processes` : ''} (GET / lists the endpoints; docs/README.md explains them)`,
     `  events are stored in ${where}: psql "$(${quietCli} db url)" to look at them`,
     `  admin commands work beside the running service: ${cli} help`,
     '',
