@@ -112,7 +112,7 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
       }
       // An erasure is kept for 30 days: long enough for any spool or in-flight batch holding the
       // person's events to reach the database (and be left out); after that it only costs ingest.
-      count('privacy_erasures', (await db.query(`DELETE FROM privacy_erasures WHERE recorded_at < $1`, [new Date(now.getTime() - ERASURE_KEEP_DAYS * DAY_MS)])).rowCount ?? 0)
+      count('privacy_erasures', (await db.query(`DELETE FROM privacy_erasures WHERE erased_before < $1`, [new Date(now.getTime() - ERASURE_KEEP_DAYS * DAY_MS)])).rowCount ?? 0)
       if (rawCutoff.size === 0 && rollupCutoff.size === 0) return true
 
       for (const partition of await eventPartitions(db)) {

@@ -73,11 +73,26 @@ t.test('retention by a manual clock: batch deletes per org, whole partitions dro
   t.same(await kept(app), ['alpha 2026-06-10 events_y2026m06', 'beta 2026-06-10 events_y2026m06', 'gamma 2026-04-25 events_y2026m04'])
   t.ok((await partitions(app)).includes('events_y2026m04'))
 
+  // Erasure records are kept 30 days by the service clock.
+  await app.db.query(
+    `INSERT INTO privacy_erasures (org_id, subject, erased_before) VALUES ('alpha', privacy_subject('visitor', 'old'), '2026-05-01'), ('alpha', privacy_subject('visitor', 'recent'), '2026-06-20')`,
+  )
+  result = await app.retention.runOnce()
+  t.equal(result.deleted.privacy_erasures, 1)
+  t.equal((await app.db.query('SELECT 1 FROM privacy_erasures')).rowCount, 1, 'the recent one stays')
+
   // The worker's figures on /metrics: the oldest raw event per org and the last pass.
   const metrics = (await app.inject('/metrics')).body
   t.match(metrics, new RegExp(`searchtrack_oldest_event_timestamp_seconds\\{org="gamma"\\} ${Date.parse('2026-04-25T10:00:00Z') / 1000}`))
   t.match(metrics, new RegExp(`searchtrack_retention_last_run_timestamp_seconds ${Date.parse('2026-07-05T12:00:00Z') / 1000}`))
   t.match(metrics, /searchtrack_retention_dropped_partitions_total 2/)
+
+  // The schedule: a pass once the service clock has moved an interval (60 minutes) past the last.
+  await updateSettings(app.db, 'gamma', { rawDays: 30 })
+  clock.set(new Date('2026-07-05T14:00:00.000Z'))
+  const ranAt = new RegExp(`searchtrack_retention_last_run_timestamp_seconds ${Date.parse('2026-07-05T14:00:00Z') / 1000}`)
+  await until(async () => ranAt.test((await app.inject('/metrics')).body), 'the scheduled pass', 30_000)
+  t.equal((await app.db.query(`SELECT 1 FROM events WHERE org_id = 'gamma'`)).rowCount, 0, 'it applied gamma\'s new retention')
 })
 
 t.test('a row caught by the default partition is moved into its month\'s partition when that is created', async (t) => {
