@@ -7,9 +7,9 @@ import { readAllSettings, readSettings, updateSettings, SettingsError, type Priv
 import { recordAudit } from '../admin/audit.js'
 import { lastRetentionRun } from './retention.js'
 
-export const PRIVACY_USAGE = `  privacy export --org <id> (--visitor V | --user U | --inbenta-session S)
+export const PRIVACY_USAGE = `  privacy export --org <id> (--visitor V | --user U | --inbenta-session S | --inbenta-user field=value)
                                                         everything held about a person, as NDJSON
-  privacy erase --org <id> (--visitor V | --user U | --inbenta-session S)
+  privacy erase --org <id> (--visitor V | --user U | --inbenta-session S | --inbenta-user field=value)
                                                         erase a person; prints what was removed per table
   retention set --org <id> [--raw-days N|forever] [--rollup-days N|forever]
                                                         how long raw events and report data are kept
@@ -64,13 +64,19 @@ export async function runPrivacyCli(command: string, args: string[], ctx: Privac
   switch (command) {
     case 'privacy export':
     case 'privacy erase': {
-      const v = options(args, { org: { type: 'string' }, visitor: { type: 'string' }, user: { type: 'string' }, 'inbenta-session': { type: 'string' } })
+      const v = options(args, { org: { type: 'string' }, visitor: { type: 'string' }, user: { type: 'string' }, 'inbenta-session': { type: 'string' }, 'inbenta-user': { type: 'string' } })
       const org = await requireOrg(v.org, command)
-      const selector: SubjectSelector = { visitorId: v.visitor, userName: v.user, inbentaSession: v['inbenta-session'] }
+      let inbentaUser: SubjectSelector['inbentaUser']
+      if (v['inbenta-user'] !== undefined) {
+        const at = v['inbenta-user'].indexOf('=')
+        if (at <= 0) throw new PrivacyUsageError('--inbenta-user is field=value (a field of the session\'s user information)')
+        inbentaUser = { field: v['inbenta-user'].slice(0, at), value: v['inbenta-user'].slice(at + 1) }
+      }
+      const selector: SubjectSelector = { visitorId: v.visitor, userName: v.user, inbentaSession: v['inbenta-session'], inbentaUser }
       try {
         checkSelector(selector)
       } catch {
-        throw new PrivacyUsageError(`${command} needs exactly one of --visitor, --user, --inbenta-session`)
+        throw new PrivacyUsageError(`${command} needs exactly one of --visitor, --user, --inbenta-session, --inbenta-user`)
       }
       const subject = await resolveSubject(ctx.db, org, selector)
       const digest = auditDigest(org, selector)

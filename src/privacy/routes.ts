@@ -14,7 +14,12 @@ import { auditDigest, resolveSubject, SubjectError, type SubjectSelector } from 
 const OrgParams = Type.Object({ org: Type.String({ pattern: ORG_ID_PATTERN.source }) })
 const Identifier = Type.String({ minLength: 1, maxLength: 1024 })
 const SelectorBody = Type.Object(
-  { visitorId: Type.Optional(Identifier), userName: Type.Optional(Identifier), inbentaSession: Type.Optional(Identifier) },
+  {
+    visitorId: Type.Optional(Identifier),
+    userName: Type.Optional(Identifier),
+    inbentaSession: Type.Optional(Identifier),
+    inbentaUser: Type.Optional(Type.Object({ field: Identifier, value: Identifier }, { additionalProperties: false })),
+  },
   { additionalProperties: false },
 )
 // One schema with both types, not a union: Fastify's validator coerces 0 to null for a null branch.

@@ -43,7 +43,20 @@ t.test('export and erase over HTTP: NDJSON, removed per table, audit entries wit
   t.match(erased.json(), { data: { removed: { events: 2 } } })
   const again = await admin(app, 'POST', '/privacy/erase', adminKey.key, { userName: USER })
   t.same(Object.values(again.json().data.removed).filter((n) => n !== 0), [], 'idempotent')
-  t.equal((await app.db.query(`SELECT 1 FROM events WHERE org_id = 'acme'`)).rowCount, 1, 'the other visitor\'s event stays')
+  t.equal((await app.db.query(`SELECT 1 FROM events WHERE org_id = 'acme' AND protocol = 'coveo'`)).rowCount, 1, 'the other visitor\'s event stays')
+
+  // By a field of Inbenta user information: every session token that sent it.
+  const base = await listen(app)
+  const { keyId, secret } = halves(push)
+  for (const email of [USER, 'someone.else@example.org']) {
+    const client = new HttpClient(base, keyId)
+    await client.auth(secret)
+    await client.openSession()
+    t.equal((await client.request('POST', '/v1/tracking/session/user', { data: { email } })).status, 200)
+  }
+  const byField = await admin(app, 'POST', '/privacy/erase', adminKey.key, { inbentaUser: { field: 'email', value: USER } })
+  t.match(byField.json(), { data: { removed: { events: 2, visitors: 1 } } }, 'the session start and user info of that token')
+  t.equal((await app.db.query(`SELECT 1 FROM events WHERE custom_data->>'email' = 'someone.else@example.org'`)).rowCount, 1, 'the other token\'s stay')
 
   // Refusals in the admin error shape.
   const cases: Array<[string, unknown, number]> = [
@@ -51,6 +64,7 @@ t.test('export and erase over HTTP: NDJSON, removed per table, audit entries wit
     ['/privacy/erase', { visitorId: 'a', userName: 'b' }, 400],
     ['/privacy/erase', { visitorId: '' }, 400],
     ['/privacy/erase', { email: 'x' }, 400],
+    ['/privacy/erase', { inbentaUser: { field: 'email' } }, 400],
     ['/privacy/export', { inbentaSession: 'not-a-session' }, 200],
   ]
   for (const [url, body, status] of cases) {
@@ -64,7 +78,7 @@ t.test('export and erase over HTTP: NDJSON, removed per table, audit entries wit
   t.equal((await admin(app, 'POST', '/privacy/erase', other.key, { visitorId: 'v' })).statusCode, 403, 'an admin of another org')
 
   const audit = await auditRows(app)
-  t.same(audit.map((a) => a.action), ['privacy.export', 'privacy.erase', 'privacy.erase', 'privacy.export'])
+  t.same(audit.map((a) => a.action), ['privacy.export', 'privacy.erase', 'privacy.erase', 'privacy.erase', 'privacy.export'])
   t.ok(audit.every((a) => a.actor === `key:${adminKey.id}` && a.org_id === 'acme'))
   const text = JSON.stringify(audit)
   for (const secret of [VISITOR, USER, adminKey.key, push.key, token]) t.notOk(text.includes(secret), 'no identifier or secret in the audit log')
