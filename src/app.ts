@@ -15,6 +15,8 @@ import { limitsPlugin } from './http/limits.js'
 import { RequestLogController, requestLogSerializer } from './http/logging.js'
 import { reportsPlugin } from './reports/plugin.js'
 import { adminRoutes } from './admin/routes.js'
+import { privacyPlugin } from './privacy/plugin.js'
+import { privacyRoutes } from './privacy/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -122,6 +124,8 @@ export const app = fp<AppOptions>(
     await registerProtocols(fastify)
     await fastify.register(reportsPlugin, options)
     await fastify.register(adminRoutes, { prefix: '/api/v1/admin' })
+    await fastify.register(privacyPlugin)
+    await fastify.register(privacyRoutes, { prefix: '/api/v1/admin' })
   },
   { name: 'searchtrack' },
 )

@@ -7,6 +7,9 @@ import { openAdminContext, type AdminContext } from './admin/context.js'
 import { locateEmbeddedPostgres } from './store/embedded.js'
 import { runInbentaCli, InbentaUsageError, INBENTA_USAGE } from './protocols/inbenta/cli.js'
 import { runQuarantineCli, QuarantineUsageError, QUARANTINE_USAGE } from './store/quarantine-cli.js'
+import { runPrivacyCli, PrivacyUsageError, PRIVACY_USAGE } from './privacy/cli.js'
+import { SubjectError } from './privacy/subject.js'
+import { SettingsError } from './privacy/settings.js'
 import { InvalidValueError, NotFoundError, isPrivilege } from './auth/keys.js'
 import { AdminOperations, AlreadyExistsError } from './admin/operations.js'
 import { listAudit } from './admin/audit.js'
@@ -33,6 +36,7 @@ const USAGE = `usage: npm run cli -- <command>
   serve                                                 start the service (same as npm start)
 ${INBENTA_USAGE}
 ${QUARANTINE_USAGE}
+${PRIVACY_USAGE}
   reports rebuild --org <id>                            derive an organization's report data again from its
                                                         events (after changing its report settings)
 
@@ -55,6 +59,7 @@ type Out = (line: string) => void
 const COMMANDS = [
   'orgs create', 'orgs list', 'orgs update', 'audit list', 'keys create', 'keys list', 'keys revoke', 'tokens sign', 'inbenta priorities',
   'quarantine list', 'quarantine show', 'quarantine redrive', 'reports rebuild',
+  'privacy export', 'privacy erase', 'retention set', 'retention show', 'orgs identity',
 ]
 
 /** Run one admin command against the configured database; returns the process exit code. */
@@ -252,6 +257,25 @@ async function runCommand(admin: AdminContext, config: Config, command: string, 
       const queued = await rebuildOrg(admin.db, values.org)
       out(`${values.org}: ${queued} events queued; the running service derives their report data again`)
       return 0
+    }
+    case 'privacy export':
+    case 'privacy erase':
+    case 'retention set':
+    case 'retention show':
+    case 'orgs identity': {
+      const context = {
+        db: admin.db,
+        actor,
+        quarantineDir: path.join(config.DATA_DIR, 'quarantine'),
+        orgExists: async (orgId: string) => (await admin.keys.getOrg(orgId)) !== null,
+      }
+      try {
+        return await runPrivacyCli(command, args.slice(1), context, out)
+      } catch (err) {
+        if (err instanceof PrivacyUsageError) throw new UsageError(err.message)
+        if (err instanceof SubjectError || err instanceof SettingsError) throw new CommandError(err.message)
+        throw err
+      }
     }
     default:
       throw new UsageError(`unknown command: ${argv.join(' ')}`)

@@ -32,6 +32,9 @@ export const ConfigSchema = Type.Object({
   SPOOL_SEGMENT_BYTES: Type.Integer({ minimum: 4096, default: 16_777_216 }),
   /** How often the database is probed while events are spooled. */
   SPOOL_RETRY_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+  /** Retention passes (docs/privacy.md): how often one runs, and rows per delete statement. */
+  RETENTION_INTERVAL_MINUTES: Type.Integer({ minimum: 1, maximum: 10_080, default: 60 }),
+  RETENTION_BATCH_ROWS: Type.Integer({ minimum: 100, maximum: 100_000, default: 5000 }),
   /** Deepest JSON nesting a request body may have (objects and arrays). */
   JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
   /** Requests per credential (or per client IP without one) per minute; 0 disables the limit. */

@@ -64,7 +64,11 @@ function expandIpv6(ip: string): string[] {
   return (ip.includes('::') ? [...h, ...zeros, ...t] : h).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase())
 }
 
-/** The client-side fields every event carries: its user agent, classified, and its masked address. */
+/**
+ * The client-side fields every event carries: its user agent, classified, and its address — in
+ * full here: the writer applies the org's IP policy (masked by default, none, or a keyed digest)
+ * before the event is queued, stored or spooled (src/privacy/identity.ts).
+ */
 export function clientFields(userAgent: string | null | undefined, ip: string | undefined) {
   const agent = classifyUserAgent(userAgent)
   return {
@@ -73,6 +77,6 @@ export function clientFields(userAgent: string | null | undefined, ip: string | 
     os: agent.os,
     deviceCategory: agent.deviceCategory,
     isBot: agent.isBot,
-    clientIp: maskIp(ip),
+    clientIp: ip ?? null,
   }
 }

@@ -81,6 +81,38 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** Privacy (src/privacy/retention.ts): updated by each retention pass. */
+  readonly oldestEvent = new client.Gauge({
+    name: 'searchtrack_oldest_event_timestamp_seconds',
+    help: 'Receipt time of the oldest raw event of each org, as of the last retention pass',
+    labelNames: ['org'] as const,
+    registers: [this.registry],
+  })
+
+  readonly retentionLastRun = new client.Gauge({
+    name: 'searchtrack_retention_last_run_timestamp_seconds',
+    help: 'When the last retention pass ran (by the service clock)',
+    registers: [this.registry],
+  })
+
+  readonly retentionLastRunSeconds = new client.Gauge({
+    name: 'searchtrack_retention_last_run_duration_seconds',
+    help: 'How long the last retention pass took',
+    registers: [this.registry],
+  })
+
+  readonly retentionDeleted = new client.Counter({
+    name: 'searchtrack_retention_deleted_rows_total',
+    help: 'Rows deleted by retention passes (partitions dropped whole are not counted by row)',
+    registers: [this.registry],
+  })
+
+  readonly retentionDropped = new client.Counter({
+    name: 'searchtrack_retention_dropped_partitions_total',
+    help: 'Monthly event partitions dropped whole by retention passes',
+    registers: [this.registry],
+  })
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'searchtrack_' })
   }

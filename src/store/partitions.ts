@@ -7,6 +7,38 @@ function monthStart(year: number, month: number): Date {
 }
 
 /**
+ * Create one monthly partition. Rows of its month that the default partition caught (an insert
+ * before the partition existed: a clock far off, a replay of an old spool) would make CREATE …
+ * PARTITION OF fail, so they are moved into it in the same transaction: taken out of the default
+ * partition, the partition created, and inserted again through `events`, which routes them to it.
+ * Their report facts and queue entries are keyed by event, not partition, and are untouched.
+ */
+async function createPartition(client: pg.PoolClient, name: string, from: Date, to: Date): Promise<number> {
+  await client.query('BEGIN')
+  try {
+    // Only inserts routed to the default partition wait (for the few statements below), so none
+    // can slip a row of this month in between the move and the creation.
+    await client.query('LOCK TABLE events_default IN EXCLUSIVE MODE')
+    await client.query('CREATE TEMP TABLE partition_moving (LIKE events) ON COMMIT DROP')
+    const { rowCount } = await client.query(
+      `WITH moved AS (DELETE FROM events_default WHERE received_at >= $1 AND received_at < $2 RETURNING *)
+       INSERT INTO partition_moving SELECT * FROM moved`,
+      [from, to],
+    )
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events
+       FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
+    )
+    if (rowCount) await client.query('INSERT INTO events SELECT * FROM partition_moving')
+    await client.query('COMMIT')
+    return rowCount ?? 0
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  }
+}
+
+/**
  * Create the monthly `events` partitions from this month to `monthsAhead` months ahead, if
  * missing. Retention then becomes `DROP TABLE events_yYYYYmMM`. Idempotent and safe to run from
  * several instances (CREATE … IF NOT EXISTS under an advisory lock).
@@ -29,14 +61,11 @@ export async function ensurePartitions(
         if (exists.rowCount) continue
         try {
           // Identifiers and bounds come from dates computed above, never from input.
-          await client.query(
-            `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events
-             FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
-          )
+          await createPartition(client, name, from, to)
           created.push(name)
         } catch (err) {
-          // Fails only if the default partition already holds rows of that month; they stay
-          // queryable there, so this is worth a warning, not a failed start.
+          // Rows of that month in the default partition are moved in (createPartition): a
+          // failure here is a lock or the database, worth a warning, not a failed start.
           log?.warn({ err, partition: name }, 'could not create partition')
         }
       }

@@ -9,6 +9,7 @@ import type { Spool, Segment } from './spool.js'
 import type { Quarantine } from './quarantine.js'
 import { isDatabaseUnavailable, isDataError, sqlState } from './failures.js'
 import { withClient } from './client.js'
+import { maskIp } from '../events/enrich.js'
 
 export interface WriterOptions {
   /** How long the first request of a batch waits for others to join it. */
@@ -57,6 +58,9 @@ export class EventRefusedError extends HttpError {
   }
 }
 
+/** Applied to every event before it is queued (src/privacy/identity.ts); may change it in place. */
+export type IdentityPolicy = (events: TrackedEvent[]) => void | Promise<void>
+
 export type SpoolState = 'off' | 'idle' | 'spooling' | 'replaying'
 
 export interface SpoolStatus {
@@ -102,6 +106,25 @@ interface Variant {
  * It answers the visit of each visitor, then one row with the count inserted and the event ids
  * left out for a taken key.
  */
+/*
+ * Privacy hook (src/privacy/erase.ts, docs/privacy.md): the events of a person erased after they
+ * were received are left out here, in every statement that stores events — live batches, spool
+ * replays, quarantine re-drives — so an erasure recorded while they waited in the spool, in memory
+ * or in a transaction in flight still applies when they reach the database. Left out before the
+ * idempotency keys and the visitors upsert, so nothing of them is stored. The first EXISTS is
+ * uncorrelated (evaluated once per statement) and short-circuits the rest: while no erasure is
+ * recorded (erasures are kept 30 days) a batch pays nothing per row; otherwise two digests and an
+ * index probe per event of an org with erasures. `privacy_subject` is the erasure's digest.
+ */
+const ERASED_FILTER = `WHERE NOT (
+    EXISTS (SELECT 1 FROM privacy_erasures)
+    AND EXISTS (
+      SELECT 1 FROM privacy_erasures pe
+      WHERE pe.org_id = i.org_id AND i.received_at < pe.erased_before
+        AND pe.subject IN (privacy_subject('visitor', i.visitor_id), privacy_subject('user', i.username))
+    )
+  )`
+
 function batchStatement({ idempotent, keyed }: Variant): string {
   const args = EVENT_COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`)
   const columns = [...EVENT_COLUMNS]
@@ -116,6 +139,7 @@ function batchStatement({ idempotent, keyed }: Variant): string {
   return `
 WITH input AS (
   SELECT * FROM unnest(${args.join(', ')}) AS i(${columns.join(', ')})
+  ${ERASED_FILTER}
 ),${keyed ? `
 keyed AS (
   INSERT INTO idempotency_keys AS k (org_id, idempotency_key, event_id, received_at)
@@ -187,6 +211,9 @@ const TAKEOVER_SQL = `
 INSERT INTO visitors AS cur (org_id, visitor_id, visit_id, visit_started_at, first_seen, last_seen)
 SELECT org_id, visitor_id, visit_id, started_at, started_at, last_at
 FROM jsonb_to_recordset($1::jsonb) AS t(org_id text, visitor_id text, visit_id uuid, started_at timestamptz, last_at timestamptz)
+-- A visitor erased after their last replayed event gets no row back (see ERASED_FILTER).
+WHERE NOT EXISTS (SELECT 1 FROM privacy_erasures pe
+  WHERE pe.org_id = t.org_id AND pe.subject = privacy_subject('visitor', t.visitor_id) AND t.last_at < pe.erased_before)
 ORDER BY org_id, visitor_id
 ON CONFLICT (org_id, visitor_id) DO UPDATE SET
   visit_id = EXCLUDED.visit_id,
@@ -285,6 +312,7 @@ export class EventWriter {
   private replaying: Promise<void> | undefined
   private wakeReplay: (() => void) | undefined
   private readonly visits = new Map<string, { visitId: string; lastSeen: number }>()
+  private identityPolicy: IdentityPolicy | undefined
 
   /** `pool` should be the writer's own: its size is `concurrency` plus one for the replay. */
   constructor(
@@ -316,9 +344,31 @@ export class EventWriter {
     return { state, bytes: spool.bytes, maxBytes: spool.maxBytes, segments: spool.segments, full: spool.full, failing: spool.failing }
   }
 
+  /**
+   * Privacy hook (src/privacy/identity.ts): each org's identity controls, applied to every event
+   * before it is queued, so before anything of it is stored or spooled. Protocols hand over the
+   * client's full address; without a hook it is masked here (the default policy).
+   */
+  setIdentityPolicy(policy: IdentityPolicy): void {
+    this.identityPolicy = policy
+  }
+
   write(events: TrackedEvent[]): Promise<TrackedEvent[]> {
     if (this.closing) return Promise.reject(new WriterClosedError())
     if (events.length === 0) return Promise.resolve(events)
+    let applied: void | Promise<void> = undefined
+    try {
+      if (this.identityPolicy) applied = this.identityPolicy(events)
+      else for (const event of events) event.clientIp = maskIp(event.clientIp)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (applied) return applied.then(() => this.enqueue(events))
+    return this.enqueue(events)
+  }
+
+  private enqueue(events: TrackedEvent[]): Promise<TrackedEvent[]> {
+    if (this.closing) return Promise.reject(new WriterClosedError())
     try {
       for (const event of events) checkEvent(event)
     } catch (err) {

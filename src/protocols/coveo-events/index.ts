@@ -3,7 +3,7 @@ import { AuthError } from '../../auth/errors.js'
 import { assertOriginAllowed } from '../../auth/origins.js'
 import type { Principal } from '../../auth/principal.js'
 import { classifyError } from '../../errors.js'
-import { classifyUserAgent, maskIp } from '../../events/enrich.js'
+import { classifyUserAgent } from '../../events/enrich.js'
 import { newEvent, type TrackedEvent } from '../../events/event.js'
 import { truncate } from '../../events/truncate.js'
 import { jsonBodyParser } from '../../http/limits.js'
@@ -108,7 +108,7 @@ async function authenticate(request: FastifyRequest): Promise<void> {
 function requestContext(request: FastifyRequest, principal: Principal): RequestContext {
   const header = request.headers['user-agent']
   const userAgent = header ? truncate(header, 1024) : null
-  return { principal, userAgent, ua: classifyUserAgent(userAgent), clientIp: maskIp(request.ip) }
+  return { principal, userAgent, ua: classifyUserAgent(userAgent), clientIp: request.ip ?? null }
 }
 
 /** The body as the array of events it must be, or a request-level 400. */

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { AuthError } from '../../auth/errors.js'
 import type { Principal } from '../../auth/principal.js'
 import { classifyError } from '../../errors.js'
-import { classifyUserAgent, maskIp, type UserAgentInfo } from '../../events/enrich.js'
+import { classifyUserAgent, type UserAgentInfo } from '../../events/enrich.js'
 import { newEvent, type EventInput, type TrackedEvent } from '../../events/event.js'
 import { truncate } from '../../events/truncate.js'
 import { addBeaconParsers, eventPayload } from './body.js'
@@ -68,7 +68,8 @@ function requestClient(request: FastifyRequest, principal: Principal): RequestCl
   return {
     userAgent,
     ua: classifyUserAgent(userAgent),
-    clientIp: maskIp(request.ip),
+    // In full: the writer applies the org's IP policy (src/privacy/identity.ts).
+    clientIp: request.ip ?? null,
     searchHub: (principal.searchHub && truncate(principal.searchHub, 128)) ?? null,
     pipeline: (principal.pipeline && truncate(principal.pipeline, 128)) ?? null,
   }
