@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import path from 'node:path'
+import { waitForLock } from 'fs-native-extensions'
 import type pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { TrackedEvent } from '../events/event.js'
@@ -66,15 +67,17 @@ export class Quarantine {
 
   private async appendToFile(record: unknown): Promise<void> {
     await mkdir(this.dir, { recursive: true })
-    const handle = await open(path.join(this.dir, QUARANTINE_FILE), 'a')
-    try {
-      const line = Buffer.from(JSON.stringify(record) + '\n')
-      let written = 0
-      while (written < line.length) written += (await handle.write(line, written)).bytesWritten
-      await handle.datasync()
-    } finally {
-      await handle.close()
-    }
+    await withFileLock(this.dir, async () => {
+      const handle = await open(path.join(this.dir, QUARANTINE_FILE), 'a')
+      try {
+        const line = Buffer.from(JSON.stringify(record) + '\n')
+        let written = 0
+        while (written < line.length) written += (await handle.write(line, written)).bytesWritten
+        await handle.datasync()
+      } finally {
+        await handle.close()
+      }
+    })
   }
 }
 
@@ -137,21 +140,41 @@ async function fileLines(dir: string): Promise<string[]> {
   })
 }
 
-/** Rewrite the quarantine file without the events given (after they were re-driven). */
-export async function dropFromFile(dir: string, eventIds: ReadonlySet<string>): Promise<void> {
-  const lines = await fileLines(dir)
-  const kept = lines.filter((line) => !eventIds.has((JSON.parse(line) as { event: { eventId: string } }).event.eventId))
-  if (kept.length === lines.length) return
-  const file = path.join(dir, QUARANTINE_FILE)
-  const temp = `${file}.tmp`
-  const handle = await open(temp, 'w')
+/**
+ * Appends and rewrites of the quarantine file take an exclusive OS lock on DATA_DIR/quarantine/LOCK
+ * (per open file, so it also orders two callers in one process): a rewrite reads the file and
+ * renames a new one over it, and a line appended in between — by a cluster worker, by the service
+ * while a command re-drives or erases — would otherwise be lost with the old file.
+ */
+async function withFileLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await open(path.join(dir, 'LOCK'), 'a+')
   try {
-    await handle.write(kept.map((l) => l + '\n').join(''))
-    await handle.datasync()
+    await waitForLock(lock.fd)
+    return await fn()
   } finally {
-    await handle.close()
+    await lock.close()
   }
-  await rename(temp, file)
+}
+
+/** Rewrite the quarantine file without the events given (after they were re-driven, or erased). */
+export async function dropFromFile(dir: string, eventIds: ReadonlySet<string>): Promise<void> {
+  if (eventIds.size === 0) return
+  await mkdir(dir, { recursive: true })
+  await withFileLock(dir, async () => {
+    const lines = await fileLines(dir)
+    const kept = lines.filter((line) => !eventIds.has((JSON.parse(line) as { event: { eventId: string } }).event.eventId))
+    if (kept.length === lines.length) return
+    const file = path.join(dir, QUARANTINE_FILE)
+    const temp = `${file}.tmp`
+    const handle = await open(temp, 'w')
+    try {
+      await handle.write(kept.map((l) => l + '\n').join(''))
+      await handle.datasync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, file)
+  })
 }
 
 export interface RedriveResult {
