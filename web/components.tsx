@@ -231,6 +231,16 @@ export function Bars({ rows, title }: { rows: Array<{ label: string; value: numb
   )
 }
 
+/** A label above its control, tied by id (a label wrapping a select would take the option's text into its name). */
+function Field({ id, text, children, class: cls }: { id: string; text: string; children: ComponentChildren; class?: string }) {
+  return (
+    <div class={`field ${cls ?? ''}`}>
+      <label for={id}>{text}</label>
+      {children}
+    </div>
+  )
+}
+
 const RANGES: Array<[string, string]> = [['today', 'Today'], ['yesterday', 'Yesterday'], ['24h', 'Last 24 hours'], ['7d', 'Last 7 days'],
   ['30d', 'Last 30 days'], ['90d', 'Last 90 days'], ['thisMonth', 'This month'], ['lastMonth', 'Last month'], ['12mo', 'Last 12 months']]
 
@@ -243,35 +253,31 @@ export function FilterBar({ query, compare = false, defaultRange = '30d' }: { qu
     setQuery({ f: filter.trim() || null, cursor: null })
   }
   return (
-    <form class="filters" onSubmit={submit} aria-label="Range and filters">
-      <label>
-        Range
-        <select name="range" value={query.get('range') ?? defaultRange} onChange={(e) => setQuery({ range: e.currentTarget.value, from: null, to: null, cursor: null })}>
+    <form class="filters" onSubmit={submit} aria-label="Report settings">
+      <Field id="f-range" text="Range">
+        <select id="f-range" name="range" value={query.get('range') ?? defaultRange} onChange={(e) => setQuery({ range: e.currentTarget.value, from: null, to: null, cursor: null })}>
           {RANGES.map(([v, t]) => <option value={v} key={v}>{t}</option>)}
         </select>
-      </label>
+      </Field>
       {compare && (
-        <label>
-          Compare with
-          <select name="compare" value={query.get('compare') ?? 'previous'} onChange={(e) => setQuery({ compare: e.currentTarget.value })}>
+        <Field id="f-compare" text="Compare with">
+          <select id="f-compare" name="compare" value={query.get('compare') ?? 'previous'} onChange={(e) => setQuery({ compare: e.currentTarget.value })}>
             <option value="previous">Previous period</option>
             <option value="year">Last year</option>
             <option value="none">Nothing</option>
           </select>
-        </label>
+        </Field>
       )}
-      <label>
-        Bots
-        <select name="bots" value={query.get('bots') ?? 'exclude'} onChange={(e) => setQuery({ bots: e.currentTarget.value === 'exclude' ? null : e.currentTarget.value, cursor: null })}>
+      <Field id="f-bots" text="Bots">
+        <select id="f-bots" name="bots" value={query.get('bots') ?? 'exclude'} onChange={(e) => setQuery({ bots: e.currentTarget.value === 'exclude' ? null : e.currentTarget.value, cursor: null })}>
           <option value="exclude">Left out</option>
           <option value="include">Included</option>
           <option value="only">Only bots</option>
         </select>
-      </label>
-      <label class="grow">
-        Filter
-        <input name="f" type="search" value={filter} placeholder="hub == 'Support' AND language == 'en'" onInput={(e) => setFilter(e.currentTarget.value)} spellcheck={false} />
-      </label>
+      </Field>
+      <Field id="f-filter" text="Filter" class="grow">
+        <input id="f-filter" name="f" type="search" value={filter} placeholder="hub == 'Support' AND language == 'en'" onInput={(e) => setFilter(e.currentTarget.value)} spellcheck={false} />
+      </Field>
       <button type="submit">Apply</button>
     </form>
   )

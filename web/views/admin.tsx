@@ -31,11 +31,12 @@ function useOrgChoice(): { orgs: Org[] | null; org: string | null; picker: Compo
   const orgs = list.answer?.data ?? null
   const org = query.get('org') ?? orgs?.[0]?.id ?? null
   const picker = orgs && orgs.length > 1 ? (
-    <label class="org-picker">Organization
-      <select value={org ?? ''} onChange={(e) => setQuery({ org: e.currentTarget.value })}>
+    <div class="field org-picker">
+      <label for="org-picker">Organization</label>
+      <select id="org-picker" value={org ?? ''} onChange={(e) => setQuery({ org: e.currentTarget.value })}>
         {orgs.map((o) => <option value={o.id} key={o.id}>{o.name ? `${o.name} (${o.id})` : o.id}</option>)}
       </select>
-    </label>
+    </div>
   ) : null
   return { orgs, org, picker, error: list.error }
 }
