@@ -60,6 +60,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (org: string) => void }) {
     try {
       const answer = await request<unknown>('/api/v1/overview', new URLSearchParams({ range: 'today', compare: 'none', metrics: 'searches' }), { key: key.trim() })
       storeKey(key.trim())
+      if (answer.meta.org) sessionStorage.setItem('searchtrack.org', answer.meta.org)
       onSignedIn(answer.meta.org ?? '')
     } catch (err) {
       const e = err as ApiError
@@ -121,15 +122,24 @@ function App() {
     if (!signedIn) return
     // Admin pages show when the key may call an admin route (200), not when it is refused (403).
     request<unknown>('/api/v1/admin/orgs').then(() => setAdmin(true), () => setAdmin(false))
-    // The org a key reads is in every report's meta; a cheap one names it (and finds a revoked key).
-    request<unknown>('/api/v1/overview', new URLSearchParams({ range: 'today', compare: 'none', metrics: 'searches' }))
-      .then((a) => setOrg(a.meta.org ?? null), (err: ApiError) => {
-        if (err.status === 401) signOut()
-      })
+    // The org a key reads is in every report's meta: remembered from sign-in, else asked once
+    // (the cheapest report), which also finds a key revoked since.
+    const known = sessionStorage.getItem('searchtrack.org')
+    if (known) setOrg(known)
+    else {
+      request<unknown>('/api/v1/overview', new URLSearchParams({ range: 'today', compare: 'none', metrics: 'searches' }))
+        .then((a) => {
+          setOrg(a.meta.org ?? null)
+          if (a.meta.org) sessionStorage.setItem('searchtrack.org', a.meta.org)
+        }, (err: ApiError) => {
+          if (err.status === 401) signOut()
+        })
+    }
   }, [signedIn])
   useEffect(() => setMenu(false), [path])
   const signOut = () => {
     storeKey(null)
+    sessionStorage.removeItem('searchtrack.org')
     setSignedIn(false)
     setAdmin(false)
     setOrg(null)
@@ -171,4 +181,7 @@ function App() {
   )
 }
 
-render(<App />, document.getElementById('app')!)
+const root = document.getElementById('app')!
+// The page's "Loading…" placeholder goes: Preact renders beside what is there, not over it.
+root.textContent = ''
+render(<App />, root)

@@ -9,7 +9,9 @@ export function Overview() {
   const params = reportParams(query)
   const kpis = useApi<Record<string, Compared>>('/api/v1/overview', params)
   const series = useApi<{ points: Array<Record<string, unknown>> }>('/api/v1/timeseries', reportParams(query, { metrics: 'searches,ctr,noResultRate', compare: 'none' }))
-  const status = useApi<{ lastEventAt: string | null }>('/api/v1/status')
+  // Whether the org has any event at all is asked only when this range has no search.
+  const noSearch = kpis.answer?.data.searches?.value === 0
+  const status = useApi<{ lastEventAt: string | null }>(noSearch ? '/api/v1/status' : null)
   return (
     <section aria-labelledby="title">
       <h1 id="title">Overview</h1>

@@ -84,7 +84,7 @@ export function QueryDetail() {
   const d = detail.answer?.data
   return (
     <section aria-labelledby="title">
-      <p><Link href={withoutQuery(query)}>← Queries</Link></p>
+      <p class="back"><Link href={withoutQuery(query)}>← Queries</Link></p>
       <h1 id="title">Query “{d?.display || q}”</h1>
       <FilterBar query={query} />
       {!q ? <p class="state">Name a query: pick one in the Queries lists.</p> : detail.error ? <ErrorState error={detail.error} retry={detail.reload} /> : detail.loading || !d ? <Loading what="the query" /> : (

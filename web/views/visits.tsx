@@ -51,7 +51,7 @@ export function VisitDetail({ visitId }: { visitId: string }) {
   const v = visit.answer?.data
   return (
     <section aria-labelledby="title">
-      <p><Link href={`${BASE}/visits${location.search}`}>← Visits</Link></p>
+      <p class="back"><Link href={`${BASE}/visits${location.search}`}>← Visits</Link></p>
       <h1 id="title">Visit</h1>
       {visit.error ? <ErrorState error={visit.error} retry={visit.reload} /> : visit.loading || !v ? <Loading what="the visit" /> : (
         <>
