@@ -194,7 +194,7 @@ export function Chart({ points, series, title }: { points: Array<Record<string, 
       axes: [
         { stroke: ink, grid: { stroke: grid } },
         { scale: 'count', stroke: ink, grid: { stroke: grid } },
-        ...(hasRatio ? [{ scale: 'ratio', side: 1, stroke: ink, grid: { show: false }, values: (_u: uPlot, ticks: number[]) => ticks.map((v) => `${Math.round(v * 100)} %`) }] : []),
+        ...(hasRatio ? [{ scale: 'ratio', side: 1, size: 56, stroke: ink, grid: { show: false }, values: (_u: uPlot, ticks: number[]) => ticks.map((v) => `${Math.round(v * 100)} %`) }] : []),
       ],
     }, data, el)
     const observer = new ResizeObserver(() => plot.setSize({ width: width(), height: 260 }))
@@ -245,7 +245,7 @@ const RANGES: Array<[string, string]> = [['today', 'Today'], ['yesterday', 'Yest
   ['30d', 'Last 30 days'], ['90d', 'Last 90 days'], ['thisMonth', 'This month'], ['lastMonth', 'Last month'], ['12mo', 'Last 12 months']]
 
 /** Range, comparison, bots and a filter expression, all kept in the URL. */
-export function FilterBar({ query, compare = false, defaultRange = '30d' }: { query: URLSearchParams; compare?: boolean; defaultRange?: string }) {
+export function FilterBar({ query, compare = false, bots = true, defaultRange = '30d' }: { query: URLSearchParams; compare?: boolean; bots?: boolean; defaultRange?: string }) {
   const [filter, setFilter] = useState(query.get('f') ?? '')
   useEffect(() => setFilter(query.get('f') ?? ''), [query.get('f')])
   const submit = (event: JSX.TargetedEvent<HTMLFormElement>) => {
@@ -268,13 +268,13 @@ export function FilterBar({ query, compare = false, defaultRange = '30d' }: { qu
           </select>
         </Field>
       )}
-      <Field id="f-bots" text="Bots">
+      {bots && <Field id="f-bots" text="Bots">
         <select id="f-bots" name="bots" value={query.get('bots') ?? 'exclude'} onChange={(e) => setQuery({ bots: e.currentTarget.value === 'exclude' ? null : e.currentTarget.value, cursor: null })}>
           <option value="exclude">Left out</option>
           <option value="include">Included</option>
           <option value="only">Only bots</option>
         </select>
-      </Field>
+      </Field>}
       <Field id="f-filter" text="Filter" class="grow">
         <input id="f-filter" name="f" type="search" value={filter} placeholder="hub == 'Support' AND language == 'en'" onInput={(e) => setFilter(e.currentTarget.value)} spellcheck={false} />
       </Field>

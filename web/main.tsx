@@ -1,7 +1,7 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { request, storedKey, storeKey, ApiError } from './api.js'
-import { Link } from './components.js'
+import { Link, Loading } from './components.js'
 import { BASE, navigate, useLocation } from './router.js'
 import { Overview } from './views/overview.js'
 import { QueryDetail, Queries } from './views/queries.js'
@@ -116,7 +116,8 @@ function App() {
   const { path } = useLocation()
   const [signedIn, setSignedIn] = useState(storedKey() !== null)
   const [org, setOrg] = useState<string | null>(null)
-  const [admin, setAdmin] = useState(false)
+  // null until the admin probe answers.
+  const [admin, setAdmin] = useState<boolean | null>(null)
   const [menu, setMenu] = useState(false)
   useEffect(() => {
     if (!signedIn) return
@@ -141,7 +142,7 @@ function App() {
     storeKey(null)
     sessionStorage.removeItem('searchtrack.org')
     setSignedIn(false)
-    setAdmin(false)
+    setAdmin(null)
     setOrg(null)
   }
   if (!signedIn) return <SignIn onSignedIn={(o) => { setOrg(o); setSignedIn(true) }} />
@@ -174,7 +175,8 @@ function App() {
           </ul>
         </nav>
         <main id="main" tabIndex={-1}>
-          {isAdminPage && !admin ? <section><h1>Administration</h1><p>This key has no <code>admin</code> privilege.</p></section> : <Page path={path} />}
+          {isAdminPage && admin === null ? <Loading what="your privileges" />
+            : isAdminPage && !admin ? <section><h1>Administration</h1><p>This key has no <code>admin</code> privilege.</p></section> : <Page path={path} />}
         </main>
       </div>
     </>

@@ -6,7 +6,7 @@ import { formatTime } from '../format.js'
 import { useApi } from '../hooks.js'
 import { setQuery, useLocation } from '../router.js'
 
-// The admin API (docs/administration): an org key with `admin` manages its own org; a platform
+// The admin API (docs/admin.md): an org key with `admin` manages its own org; a platform
 // admin key manages every org and may create orgs.
 interface Org { id: string; name: string | null; allowedOrigins: string[] | null; createdAt: string }
 interface Key { id: string; name: string | null; privileges: string[]; platformOrgs: string[] | null; createdAt: string; revokedAt: string | null }

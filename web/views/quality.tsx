@@ -15,7 +15,7 @@ export function Quality() {
     <section aria-labelledby="title">
       <h1 id="title">Data quality</h1>
       <p class="muted">What the clients sending events get wrong, and what to change in them. Bots are always counted here.</p>
-      <FilterBar query={query} defaultRange="7d" />
+      <FilterBar query={query} defaultRange="7d" bots={false} />
       <MetaLine meta={q.answer?.meta} />
       {q.error ? <ErrorState error={q.error} retry={q.reload} /> : q.loading ? <Loading what="checks" /> : (
         <>
