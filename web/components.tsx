@@ -43,7 +43,8 @@ export function NoDataYet() {
       <p>
         This organization has not received a search. Point your search page's analytics at this server
         (docs/README.md lists the clients), or log one search now. The key must have the
-        <code>analytics:push</code> privilege (<code>npm run cli -- keys create --org &lt;org&gt; --privileges analytics:push</code>);
+        <code>analytics:push</code> privilege (create one under Keys with an admin key, or
+        <code>npm run cli -- keys create --org &lt;org&gt; --privileges analytics:push</code>, and put it in place of this one);
         a browser user agent keeps it from being counted as a bot.
       </p>
       <pre class="code" tabIndex={0}>{curl}</pre>
