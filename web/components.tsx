@@ -262,7 +262,7 @@ export function FilterBar({ query, compare = false, bots = true, defaultRange = 
       </Field>
       {compare && (
         <Field id="f-compare" text="Compare with">
-          <select id="f-compare" name="compare" value={query.get('compare') ?? 'previous'} onChange={(e) => setQuery({ compare: e.currentTarget.value })}>
+          <select id="f-compare" name="compare" value={query.get('compare') ?? 'previous'} onChange={(e) => setQuery({ compare: e.currentTarget.value, cursor: null })}>
             <option value="previous">Previous period</option>
             <option value="year">Last year</option>
             <option value="none">Nothing</option>
@@ -289,13 +289,14 @@ export function CsvButton({ path, params, filename }: { path: string; params: UR
   const csvParams = new URLSearchParams(params)
   csvParams.set('format', 'csv')
   csvParams.delete('limit')
+  csvParams.delete('cursor')
   return (
     <>
       <a class="button" href={`${path}?${csvParams}`} data-csv download={filename} onClick={(event) => {
         // The key goes in a header, never in the address: fetch the file and hand it over.
         event.preventDefault()
         setError(null)
-        downloadCsv(path, params, filename).catch((err: Error) => setError(err.message))
+        downloadCsv(path, csvParams, filename).catch((err: Error) => setError(err.message))
       }}>Download CSV</a>
       {error && <span role="alert" class="error-text">{error}</span>}
     </>
@@ -309,5 +310,16 @@ export function MetaLine({ meta }: { meta: { from?: string; to?: string; tz?: st
       {new Date(meta.from).toLocaleDateString('en-GB', { dateStyle: 'medium' })} – {new Date(meta.to!).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' })} ({meta.tz})
       {meta.freshness && meta.freshness.lagSeconds > 60 ? ` · figures ${Math.round(meta.freshness.lagSeconds / 60)} min behind` : ''}
     </p>
+  )
+}
+
+/** Pages of a list: the API's cursor goes in the URL, so a page can be bookmarked too. */
+export function Pager({ query, nextCursor }: { query: URLSearchParams; nextCursor: string | null | undefined }) {
+  if (!nextCursor && !query.get('cursor')) return null
+  return (
+    <nav class="pager" aria-label="Pages">
+      {query.get('cursor') && <button type="button" class="ghost" onClick={() => setQuery({ cursor: null })}>First page</button>}
+      {nextCursor && <button type="button" class="ghost" onClick={() => setQuery({ cursor: nextCursor })}>Next page</button>}
+    </nav>
   )
 }

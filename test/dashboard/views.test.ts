@@ -76,6 +76,17 @@ t.test('every view renders the API figures, keeps its state in the URL, and pass
   await page.getByRole('button', { name: /^Query/ }).click()
   await page.waitForURL(/sort=display/)
 
+  // Pages: the API's cursor in the URL.
+  await page.goto(`${d.origin}/dashboard/queries?range=today&limit=2`)
+  await page.locator('tbody tr').first().waitFor()
+  const firstPage = await page.locator('tbody td[data-col=display]').allInnerTexts()
+  t.same(firstPage, top.slice(0, 2).map((r) => r.display))
+  await page.getByRole('button', { name: 'Next page' }).click()
+  await page.waitForURL(/cursor=/)
+  await page.locator('tbody td[data-col=display]', { hasText: top[2]!.display }).first().waitFor()
+  t.same(await page.locator('tbody td[data-col=display]').allInnerTexts(), top.slice(2, 4).map((r) => r.display))
+  await page.goto(`${d.origin}/dashboard/queries?range=today`)
+
   // Query detail.
   await page.getByRole('link', { name: 'pass', exact: true }).click()
   await page.waitForURL(/\/dashboard\/queries\/detail\?.*query=pass/)

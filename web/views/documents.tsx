@@ -1,4 +1,4 @@
-import { CsvButton, ErrorState, FilterBar, Loading, MetaLine, Table, Tabs } from '../components.js'
+import { Pager, CsvButton, ErrorState, FilterBar, Loading, MetaLine, Table, Tabs } from '../components.js'
 import { reportParams, useApi } from '../hooks.js'
 import { setQuery, useLocation } from '../router.js'
 
@@ -8,13 +8,13 @@ const TABS: Array<[View, string]> = [['top', 'Most clicked'], ['foundLate', 'Fou
 export function Documents() {
   const { query } = useLocation()
   const view = (TABS.some(([v]) => v === query.get('tab')) ? query.get('tab') : 'top') as View
-  const params = reportParams(query, { view, orderBy: query.get('sort'), direction: query.get('dir'), limit: '100' })
+  const params = reportParams(query, { view, orderBy: query.get('sort'), direction: query.get('dir'), limit: query.get('limit') ?? '100', cursor: query.get('cursor') })
   const list = useApi<{ rows: Array<Record<string, unknown>> }>('/api/v1/documents', params)
   return (
     <section aria-labelledby="title">
       <h1 id="title">Documents</h1>
       <FilterBar query={query} />
-      <Tabs label="Document lists" tabs={TABS} current={view} onChange={(tab) => setQuery({ tab: tab === 'top' ? null : tab, sort: null, dir: null })} />
+      <Tabs label="Document lists" tabs={TABS} current={view} onChange={(tab) => setQuery({ tab: tab === 'top' ? null : tab, sort: null, dir: null, cursor: null })} />
       <div id="tabpanel" role="tabpanel" aria-labelledby={`tab-${view}`}>
         <div class="toolbar"><span class="spacer" /><CsvButton path="/api/v1/documents" params={params} filename={`documents-${view}.csv`} /></div>
         <MetaLine meta={list.answer?.meta} />
@@ -30,6 +30,7 @@ export function Documents() {
               { key: 'negative', label: 'Negative', numeric: true },
             ]} />
           )}
+        <Pager query={query} nextCursor={list.answer?.meta.nextCursor} />
       </div>
     </section>
   )

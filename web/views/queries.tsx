@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks'
-import { Bars, Chart, CsvButton, ErrorState, FilterBar, Link, Loading, MetaLine, Table, Tabs, type Column } from '../components.js'
+import { Bars, Chart, Pager, CsvButton, ErrorState, FilterBar, Link, Loading, MetaLine, Table, Tabs, type Column } from '../components.js'
 import { formatMetric, label } from '../format.js'
 import { reportParams, useApi } from '../hooks.js'
 import { BASE, setQuery, useLocation } from '../router.js'
@@ -21,7 +21,7 @@ export function Queries() {
   const [search, setSearch] = useState(query.get('q') ?? '')
   useEffect(() => setSearch(query.get('q') ?? ''), [query.get('q')])
   const params = reportParams(query, {
-    view, queryContains: query.get('q'), orderBy: query.get('sort'), direction: query.get('dir'), limit: '100',
+    view, queryContains: query.get('q'), orderBy: query.get('sort'), direction: query.get('dir'), limit: query.get('limit') ?? '100', cursor: query.get('cursor'),
   })
   const list = useApi<{ rows: Row[] }>('/api/v1/queries', params)
   const columns: Array<Column<Row>> = [
@@ -39,9 +39,9 @@ export function Queries() {
     <section aria-labelledby="title">
       <h1 id="title">Queries</h1>
       <FilterBar query={query} compare={view === 'trending'} />
-      <Tabs label="Query lists" tabs={TABS} current={view} onChange={(tab) => setQuery({ tab: tab === 'top' ? null : tab, sort: null, dir: null })} />
+      <Tabs label="Query lists" tabs={TABS} current={view} onChange={(tab) => setQuery({ tab: tab === 'top' ? null : tab, sort: null, dir: null, cursor: null })} />
       <div id="tabpanel" role="tabpanel" aria-labelledby={`tab-${view}`}>
-        <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); setQuery({ q: search.trim() || null }) }}>
+        <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); setQuery({ q: search.trim() || null, cursor: null }) }}>
           <label>Queries containing <input type="search" name="q" value={search} onInput={(e) => setSearch(e.currentTarget.value)} /></label>
           <button type="submit">Search</button>
           <span class="spacer" />
@@ -50,7 +50,10 @@ export function Queries() {
         <MetaLine meta={list.answer?.meta} />
         {list.error ? <ErrorState error={list.error} retry={list.reload} /> : list.loading ? <Loading what="queries" /> :
           list.answer!.data.rows.length === 0 ? <p class="state">No query in this list for this range and filter.</p> : (
-            <Table caption={`Queries: ${view}`} columns={columns} rows={list.answer!.data.rows} query={query} serverSort />
+            <>
+              <Table caption={`Queries: ${view}`} columns={columns} rows={list.answer!.data.rows} query={query} serverSort />
+              <Pager query={query} nextCursor={list.answer!.meta.nextCursor} />
+            </>
           )}
       </div>
     </section>

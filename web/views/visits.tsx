@@ -1,4 +1,4 @@
-import { ErrorState, FilterBar, Link, Loading, MetaLine, Table } from '../components.js'
+import { Pager, ErrorState, FilterBar, Link, Loading, MetaLine, Table } from '../components.js'
 import { formatTime } from '../format.js'
 import { reportParams, useApi } from '../hooks.js'
 import { BASE, useLocation } from '../router.js'
@@ -10,7 +10,7 @@ const visitLink = (id: string) => `${BASE}/visits/${encodeURIComponent(id)}${loc
 export function Visits() {
   const { query } = useLocation()
   const sort = ['start', 'events', 'searches'].includes(query.get('sort') ?? '') ? query.get('sort') : null
-  const list = useApi<{ rows: VisitRow[] }>('/api/v1/visits', reportParams(query, { orderBy: sort, direction: sort ? query.get('dir') : null, limit: '100' }))
+  const list = useApi<{ rows: VisitRow[] }>('/api/v1/visits', reportParams(query, { orderBy: sort, direction: sort ? query.get('dir') : null, limit: query.get('limit') ?? '100', cursor: query.get('cursor') }))
   return (
     <section aria-labelledby="title">
       <h1 id="title">Visits</h1>
@@ -29,6 +29,7 @@ export function Visits() {
             { key: 'result', label: 'Result', sortable: false, render: (r) => (r.ticket ? 'ticket' : String(r.result ?? '')) },
           ]} />
         )}
+      <Pager query={query} nextCursor={list.answer?.meta.nextCursor} />
     </section>
   )
 }
