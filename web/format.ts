@@ -11,6 +11,7 @@ export const LABELS: Record<string, string> = {
   searchesWithClick: 'Searches with a click', averageResponseTime: 'Avg. response time', userSearchCtr: 'User search CTR',
   clicksPerSearch: 'Clicks per search', meanReciprocalRank: 'Mean reciprocal rank', opportunity: 'Opportunity',
   previousUserSearches: 'Previous', trendScore: 'Trend', avgResults: 'Avg. results', clickedUserSearches: 'Clicked user searches',
+  searchesLeading: 'Searches leading', positive: 'Positive', negative: 'Negative',
   selfServiceRate: 'Self-service rate', sessionDeflectionRate: 'Session deflection',
 }
 

@@ -6,7 +6,7 @@ import { BASE, navigate, useLocation } from './router.js'
 import { Overview } from './views/overview.js'
 import { QueryDetail, Queries } from './views/queries.js'
 import { ContentGaps } from './views/gaps.js'
-import { Documents } from './views/documents.js'
+import { DocumentDetail, Documents } from './views/documents.js'
 import { VisitDetail, Visits } from './views/visits.js'
 import { Sessions } from './views/sessions.js'
 import { Feedback } from './views/feedback.js'
@@ -95,6 +95,7 @@ function Page({ path }: { path: string }) {
   if (sub === '/queries/detail') return <QueryDetail />
   if (sub === '/content-gaps') return <ContentGaps />
   if (sub === '/documents') return <Documents />
+  if (sub === '/documents/detail') return <DocumentDetail />
   if (sub === '/visits') return <Visits />
   if (sub.startsWith('/visits/')) return <VisitDetail visitId={decodeURIComponent(sub.slice('/visits/'.length))} />
   if (sub === '/sessions') return <Sessions />

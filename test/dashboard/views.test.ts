@@ -116,6 +116,12 @@ t.test('every view renders the API figures, keeps its state in the URL, and pass
   await page.locator('tbody tr').first().waitFor()
   t.equal(await page.locator('tbody tr').count(), documents.length)
   await check('documents')
+  const doc = documents[0]
+  await page.getByRole('link', { name: doc.title ?? doc.document, exact: true }).click()
+  await page.waitForURL(/\/dashboard\/documents\/detail\?.*document=/)
+  const docDetail = (await get(d.r, `/api/v1/documents/detail?range=today&document=${encodeURIComponent(doc.document)}`)).body.data
+  t.equal(await textOf(page, '[data-metric=clicks] .kpi-value'), String(docDetail.totals.clicks))
+  await check('document detail')
 
   // Visits and one visit's timeline.
   await page.getByRole('link', { name: 'Visits' }).click()
