@@ -15,6 +15,7 @@ import { HttpError } from './errors.js'
 import { limitsPlugin } from './http/limits.js'
 import { RequestLogController, requestLogSerializer } from './http/logging.js'
 import { reportsPlugin } from './reports/plugin.js'
+import { adminRoutes } from './admin/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -122,6 +123,7 @@ export const app = fp<AppOptions>(
     await fastify.register(homeRoute)
     await registerProtocols(fastify)
     await fastify.register(reportsPlugin, options)
+    await fastify.register(adminRoutes, { prefix: '/api/v1/admin' })
   },
   { name: 'searchtrack' },
 )

@@ -1,14 +1,26 @@
 import type { Config } from './config.js'
 import type { KeyStore, CreatedKey } from './auth/keys.js'
 
+export interface BootstrapKeys {
+  /** Logs events: the key to give clients. */
+  push: CreatedKey
+  /** Reads reports and administers `default`: the dashboard's sign-in, never given to a client. */
+  dashboard: CreatedKey
+}
+
 /**
- * On an empty database, create the `default` organization and a key that can push events, so a
- * first start is usable at once. Returns the key (its secret exists only in this return value).
+ * On an empty database, create the `default` organization, a key that can push events and one
+ * for the dashboard, so a first start is usable at once. Two keys, because the one pasted into a
+ * search page is public, and must not read or administer anything. Their secrets exist only in
+ * this return value.
  */
-export async function bootstrapDefaultOrg(keys: KeyStore): Promise<CreatedKey | null> {
+export async function bootstrapDefaultOrg(keys: KeyStore): Promise<BootstrapKeys | null> {
   if ((await keys.listOrgs()).length > 0) return null
   await keys.createOrg('default', 'Default organization')
-  return keys.createKey({ orgId: 'default', privileges: ['analytics:push'], name: 'bootstrap' })
+  return {
+    push: await keys.createKey({ orgId: 'default', privileges: ['analytics:push'], name: 'bootstrap' }),
+    dashboard: await keys.createKey({ orgId: 'default', privileges: ['analytics:read', 'admin'], name: 'dashboard' }),
+  }
 }
 
 /**
@@ -30,7 +42,7 @@ function cliCommand(): { cli: string; quietCli: string } {
     : { cli: 'node dist/cli.js', quietCli: 'node dist/cli.js' }
 }
 
-export function firstStartMessage(key: CreatedKey, config: Config): string {
+export function firstStartMessage({ push: key, dashboard }: BootstrapKeys, config: Config): string {
   const body = JSON.stringify({
     language: 'en',
     queryText: 'hello world',
@@ -40,8 +52,8 @@ export function firstStartMessage(key: CreatedKey, config: Config): string {
   })
   return [
     '',
-    'searchtrack: created organization "default" and an API key with the analytics:push privilege.',
-    'This key is shown once; store it now:',
+    'searchtrack: created organization "default" and two API keys, each shown once: store them now.',
+    'This one logs events (analytics:push); it is the key to give your search pages:',
     '',
     `  ${key.key}`,
     '',
@@ -51,15 +63,20 @@ export function firstStartMessage(key: CreatedKey, config: Config): string {
     `    -A '${BROWSER_USER_AGENT}' \\`,
     `    -H 'Content-Type: application/json' -d '${body}'`,
     '',
+    `The dashboard is at ${baseUrl(config)}/ : sign in there with this key, which reads reports and`,
+    'administers "default" (analytics:read, admin; keep it private):',
+    '',
+    `  ${dashboard.key}`,
+    '',
   ].join('\n')
 }
 
 /** Printed once the service listens: where it is, where its data is, what to do next. */
-export function readyMessage(config: Config, database: { embedded: boolean }): string {
+export function readyMessage(config: Config, database: { embedded: boolean }, workers = 1): string {
   const { cli, quietCli } = cliCommand()
   const where = database.embedded ? `the embedded PostgreSQL in ${config.DATA_DIR}/pg` : 'the PostgreSQL of DATABASE_URL'
   return [
-    `searchtrack: ready at ${baseUrl(config)} (GET / lists the endpoints; docs/README.md explains them)`,
+    `searchtrack: ready at ${baseUrl(config)}${workers > 1 ? ` with ${workers} worker processes` : ''} (GET / lists the endpoints; docs/README.md explains them)`,
     `  events are stored in ${where}: psql "$(${quietCli} db url)" to look at them`,
     `  admin commands work beside the running service: ${cli} help`,
     '',

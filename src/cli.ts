@@ -1,26 +1,31 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { loadConfig, ConfigError, type Config } from './config.js'
 import { loadEnvFile } from './env-file.js'
-import { openAdminContext, type AdminContext } from './admin.js'
+import { openAdminContext, type AdminContext } from './admin/context.js'
 import { locateEmbeddedPostgres } from './store/embedded.js'
-import { isPrivilege, type Privilege } from './auth/keys.js'
 import { runInbentaCli, InbentaUsageError, INBENTA_USAGE } from './protocols/inbenta/cli.js'
 import { runQuarantineCli, QuarantineUsageError, QUARANTINE_USAGE } from './store/quarantine-cli.js'
-import { InvalidValueError } from './auth/keys.js'
+import { InvalidValueError, NotFoundError, isPrivilege } from './auth/keys.js'
+import { AdminOperations, AlreadyExistsError } from './admin/operations.js'
+import { listAudit } from './admin/audit.js'
 import path from 'node:path'
+import { userInfo } from 'node:os'
 
 const USAGE = `usage: npm run cli -- <command>
 
   orgs create <id> [--name N] [--allowed-origins a,b]   create an organization
   orgs list                                             list organizations
+  orgs update <id> [--name N] [--allowed-origins a,b|*] rename an organization, or change the browser
+                                                        origins it accepts events from (* = any)
   keys create --org <id> --privileges a,b [--name N] [--platform-orgs o1,o2|*] [--json|--quiet]
                                                         create an API key (secret shown once;
                                                         --quiet prints the key alone)
   keys list --org <id>                                  list an organization's keys
   keys revoke <keyId>                                   revoke a key
+  audit list [--org <id>] [--limit N]                   the audit log of admin actions, newest first
+                                                        (one JSON object per line)
   tokens sign --org <id> --user <name> [--search-hub H] [--pipeline P] [--display-name D] [--valid-for S]
                                                         sign a search token (JWT) for testing
   db url                                                print the database URL (for psql)
@@ -48,7 +53,7 @@ export class CommandError extends Error {
 type Out = (line: string) => void
 
 const COMMANDS = [
-  'orgs create', 'orgs list', 'keys create', 'keys list', 'keys revoke', 'tokens sign', 'inbenta priorities',
+  'orgs create', 'orgs list', 'orgs update', 'audit list', 'keys create', 'keys list', 'keys revoke', 'tokens sign', 'inbenta priorities',
   'quarantine list', 'quarantine show', 'quarantine redrive', 'reports rebuild',
 ]
 
@@ -95,7 +100,7 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
     return await runCommand(admin, config, `${group} ${action ?? ''}`, [action ?? '', ...rest], argv, out)
   } catch (err) {
     // A value the stores refuse (an organization id that is not one, a name too long): the reason.
-    if (err instanceof InvalidValueError) throw new CommandError(err.message)
+    if (err instanceof InvalidValueError || err instanceof NotFoundError || err instanceof AlreadyExistsError) throw new CommandError(err.message)
     throw err
   } finally {
     await admin.close()
@@ -108,14 +113,18 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
 
 async function runCommand(admin: AdminContext, config: Config, command: string, args: string[], argv: string[], out: Out): Promise<number> {
   const { keys } = admin
+  const operations = new AdminOperations(admin.db, keys)
+  const actor = `cli:${systemUser()}`
   switch (command) {
     case 'orgs create': {
       const { values, positionals } = parse(args.slice(1), { name: { type: 'string' }, 'allowed-origins': { type: 'string' } })
       const id = positionals[0]
       if (!id) throw new UsageError('orgs create needs an organization id')
-      if (await keys.getOrg(id)) throw new CommandError(`organization ${id} already exists`)
-      const org = await keys.createOrg(id, values.name ?? id)
-      if (values['allowed-origins']) await keys.updateOrg(id, { allowedOrigins: list(values['allowed-origins']) })
+      const org = await operations.createOrg(actor, {
+        id,
+        name: values.name,
+        allowedOrigins: values['allowed-origins'] ? list(values['allowed-origins']) : undefined,
+      })
       out(`created organization ${org.orgId}`)
       return 0
     }
@@ -123,6 +132,26 @@ async function runCommand(admin: AdminContext, config: Config, command: string, 
       for (const org of await keys.listOrgs()) {
         out(`${org.orgId}\t${org.name}\torigins=${org.allowedOrigins?.join(',') ?? '*'}\tcreated=${org.createdAt.toISOString()}`)
       }
+      return 0
+    }
+    case 'orgs update': {
+      const { values, positionals } = parse(args.slice(1), { name: { type: 'string' }, 'allowed-origins': { type: 'string' } })
+      const id = positionals[0]
+      if (!id) throw new UsageError('orgs update needs an organization id')
+      const origins = values['allowed-origins']
+      if (values.name === undefined && origins === undefined) throw new UsageError('orgs update needs --name or --allowed-origins')
+      const org = await operations.updateOrg(actor, id, {
+        name: values.name,
+        allowedOrigins: origins === undefined ? undefined : origins.trim() === '*' ? null : list(origins),
+      })
+      out(`${org.orgId}\t${org.name}\torigins=${org.allowedOrigins?.join(',') ?? '*'}`)
+      return 0
+    }
+    case 'audit list': {
+      const { values } = parse(args.slice(1), { org: { type: 'string' }, limit: { type: 'string' } })
+      const limit = Number(values.limit ?? 100)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit is a number of entries, from 1 to 100000')
+      for (const row of await listAudit(admin.db, { orgs: values.org ? [values.org] : null, limit })) out(JSON.stringify(row))
       return 0
     }
     case 'keys create': {
@@ -136,16 +165,16 @@ async function runCommand(admin: AdminContext, config: Config, command: string, 
       })
       if (!values.org) throw new UsageError('keys create needs --org')
       const privileges = list(values.privileges ?? '')
-      const bad = privileges.filter((p) => !isPrivilege(p))
-      if (privileges.length === 0 || bad.length > 0) {
-        throw new UsageError(`--privileges must list some of analytics:push, analytics:read, impersonate, admin${bad.length ? ` (unknown: ${bad.join(', ')})` : ''}`)
+      const unknown = privileges.filter((p) => !isPrivilege(p))
+      if (privileges.length === 0 || unknown.length > 0) {
+        throw new UsageError(`--privileges must list some of analytics:push, analytics:read, impersonate, admin${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`)
       }
       if (!(await keys.getOrg(values.org))) {
         throw new CommandError(`no organization ${values.org}; create it first: npm run cli -- orgs create ${values.org}`)
       }
-      const created = await keys.createKey({
+      const { record: _, ...created } = await operations.createKey(actor, {
         orgId: values.org,
-        privileges: privileges as Privilege[],
+        privileges,
         name: values.name,
         platformOrgs: values['platform-orgs'] ? list(values['platform-orgs']) : null,
       })
@@ -165,7 +194,7 @@ async function runCommand(admin: AdminContext, config: Config, command: string, 
     case 'keys revoke': {
       const id = args[1]
       if (!id) throw new UsageError('keys revoke needs a key id')
-      await keys.revokeKey(id)
+      await operations.revokeKey(actor, id)
       out(`revoked key ${id}`)
       return 0
     }
@@ -197,11 +226,8 @@ async function runCommand(admin: AdminContext, config: Config, command: string, 
       return 0
     }
     case 'inbenta priorities': {
-      // runInbentaCli reads the key store and the pool from what it is given, nothing else of a
-      // Fastify instance; the admin context has both under the same names.
-      const context = { keys: admin.keys, db: admin.db } satisfies Pick<FastifyInstance, 'keys' | 'db'>
       try {
-        return await runInbentaCli(args.slice(1), context as unknown as FastifyInstance, out)
+        return await runInbentaCli(args.slice(1), { keys, operations, actor }, out)
       } catch (err) {
         if (err instanceof InbentaUsageError) throw new UsageError(err.message)
         throw err
@@ -247,6 +273,15 @@ async function printDatabaseUrl(config: Config, out: Out): Promise<number> {
 
 function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T) {
   return parseArgs({ args, options, allowPositionals: true, strict: true })
+}
+
+/** Who runs a command, for the audit log: the system user (a container's may have no name). */
+function systemUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return String(process.getuid?.() ?? 'unknown')
+  }
 }
 
 function list(value: string): string[] {

@@ -23,6 +23,8 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
   TRUST_PROXY: Type.Boolean({ default: false }),
   BOOTSTRAP_DEFAULT_ORG: Type.Boolean({ default: true }),
+  /** Processes serving the port: a number, or `auto` for one per core. */
+  WORKERS: Type.String({ pattern: '^(auto|[1-9]|[1-5][0-9]|6[0-4])$', default: '1' }),
   /** Events waiting for a batch; past it requests get 503 + Retry-After instead of growing memory. */
   MAX_QUEUED_EVENTS: Type.Integer({ minimum: 1, default: 50_000 }),
   /** Bound of the outage spool (DATA_DIR/spool); when full, requests get 503 + Retry-After. */

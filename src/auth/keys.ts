@@ -159,10 +159,12 @@ export class KeyStore {
 
   async updateOrg(
     orgId: string,
-    changes: { allowedOrigins?: string[] | null; jwtPublicKeys?: string[]; settings?: Record<string, unknown> },
+    changes: { name?: string; allowedOrigins?: string[] | null; jwtPublicKeys?: string[]; settings?: Record<string, unknown> },
   ): Promise<Organization> {
+    if (changes.name !== undefined) checkName('an organization name', changes.name)
     const { rows } = await this.pool.query(
       `UPDATE organizations SET
+         name = coalesce($6, name),
          allowed_origins = CASE WHEN $2 THEN $3::text[] ELSE allowed_origins END,
          jwt_public_keys = coalesce($4::jsonb, jwt_public_keys),
          settings = settings || coalesce($5::jsonb, '{}')
@@ -173,6 +175,7 @@ export class KeyStore {
         changes.allowedOrigins ?? null,
         changes.jwtPublicKeys ? JSON.stringify(changes.jwtPublicKeys) : null,
         changes.settings ? JSON.stringify(changes.settings) : null,
+        changes.name ?? null,
       ],
     )
     if (!rows[0]) throw new NotFoundError(`no organization ${orgId}`)

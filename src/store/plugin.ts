@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { spoolDir } from '../cluster.js'
 import fp from 'fastify-plugin'
 import type pg from 'pg'
 import { createPool } from './client.js'
@@ -50,7 +51,7 @@ export const storePlugin = fp<StoreOptions>(
 
     const metrics = new Metrics()
     const spool = await Spool.open({
-      dir: path.join(config.DATA_DIR, 'spool'),
+      dir: spoolDir(config.DATA_DIR),
       maxBytes: config.SPOOL_MAX_BYTES,
       segmentBytes: config.SPOOL_SEGMENT_BYTES,
       log: app.log.child({ component: 'spool' }),

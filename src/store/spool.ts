@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { crc32 } from 'node:zlib'
 import { hostname } from 'node:os'
 import path from 'node:path'
@@ -315,6 +315,24 @@ export class Spool {
     // Room was freed: the next append tries again (and says so again if it still cannot write).
     this.full = false
     this.failing = false
+  }
+
+  /**
+   * Take over the segments of another spool (one no process runs any more: a cluster worker that
+   * is not started again), so that this one replays them. Each file is renamed into this
+   * directory, which is atomic on one filesystem: a segment is always in exactly one spool.
+   * Both spools must be open here (each holds its directory's lock) and `from` idle.
+   */
+  async adopt(from: Spool): Promise<number> {
+    let moved = 0
+    for (const segment of [...from.sealed]) {
+      const file = path.join(this.options.dir, segmentName(this.nextSeq++))
+      await rename(segment.file, file)
+      from.sealed = from.sealed.filter((s) => s !== segment)
+      this.sealed.push({ file, bytes: segment.bytes })
+      moved++
+    }
+    return moved
   }
 
   async close(): Promise<void> {

@@ -104,11 +104,11 @@ t.test('a batch with one bad event stores the good ones and says which was refus
   t.same((await storedEvents(app)).map((r) => r.event_type), ['itemView', 'ec.cartAction'])
 })
 
-t.test('paths: Coveo\'s own, the short one, one proxy segment; 405 for other methods', async (t) => {
+t.test('paths: Coveo\'s own, the short one, one proxy segment, each with or without a trailing slash; 405 for other methods', async (t) => {
   const { app } = await buildTestApp(t)
   const { key } = await createKey(app, 'acme')
   const auth = { authorization: `Bearer ${key}` }
-  for (const url of [PATH, '/events/v1', '/analytics/rest/organizations/acme/events/v1', '/proxy/events/v1']) {
+  for (const base of [PATH, '/events/v1', '/analytics/rest/organizations/acme/events/v1', '/proxy/events/v1']) for (const url of [base, `${base}/`]) {
     const reply = await app.inject({ method: 'POST', url, headers: auth, payload: [event('itemView')] })
     t.same([reply.statusCode, reply.json()], [200, { events: [{ accepted: true }] }], url)
   }
@@ -122,12 +122,12 @@ t.test('paths: Coveo\'s own, the short one, one proxy segment; 405 for other met
     t.equal(reply.headers.allow, 'POST, OPTIONS')
     t.match(reply.json(), { type: 'MethodNotAllowed', message: String })
   }
-  for (const url of [`${PATH}/nothing`, `${PATH}/`]) {
+  for (const url of [`${PATH}/nothing`, `${PATH}/x/`]) {
     const unknown = await app.inject({ method: 'POST', url, headers: auth, payload: [] })
     t.equal(unknown.statusCode, 404, url)
     t.match(unknown.json(), { type: 'NotFound' })
   }
-  t.equal((await storedEvents(app)).length, 4)
+  t.equal((await storedEvents(app)).length, 8)
 })
 
 t.test('authentication and organizations', async (t) => {

@@ -56,7 +56,7 @@ t.test('the CLI reads .env from its working directory; the environment wins', as
 
 t.test('the service reads .env from its working directory', async (t) => {
   const dir = await directoryWithEnv(t, 'RATE_LIMIT_PER_MINUTE=2\nBOOTSTRAP_DEFAULT_ORG=false\n')
-  const service = await startService({ DATABASE_URL: await createTestDatabase(t), DATA_DIR: path.join(dir, 'data'), PORT: String(await freePort()) }, 60_000, dir)
+  const service = await startService({ DATABASE_URL: await createTestDatabase(t), DATA_DIR: path.join(dir, 'data'), PORT: String(await freePort()) }, undefined, dir)
   t.teardown(() => service.child.kill('SIGTERM'))
   const statuses: number[] = []
   for (let i = 0; i < 3; i++) statuses.push((await fetch(`${service.url}/`)).status)

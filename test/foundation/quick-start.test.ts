@@ -65,6 +65,7 @@ const EXPECTATIONS: Array<[RegExp, RegExp]> = [
   [/cli -- tokens sign /, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/m],
   [/cli -- inbenta priorities set --org shop --key MY_CUSTOM_KEY --priority 5$/, /^shop: MY_CUSTOM_KEY has priority 5$/m],
   [/cli -- inbenta priorities list --org shop$/, /^MY_CUSTOM_KEY\t5\tcustom$/m],
+  [/cli -- audit list --org shop$/, /^\{"id":"\d+","at":"[^"]+","actor":"cli:[^"]+","orgId":"shop","action":"inbenta\.priority\.set"/m],
   [/cli -- migrate$/, /^database is up to date$/m],
   [/cli -- help$/, /^usage: npm run cli -- <command>/m],
 ]
@@ -174,7 +175,8 @@ t.test('the README quick start, pasted in order on a fresh copy, works', async (
   })
 
   t.match(serviceOutput, /compiled \d+ files to dist\//, 'npm start compiled the fresh copy')
-  t.match(serviceOutput, /This key is shown once; store it now:\n\n\s+st_/, 'the first start printed a key')
+  t.match(serviceOutput, /it is the key to give your search pages:\n\n\s+st_/, 'the first start printed a push key')
+  t.match(serviceOutput, new RegExp(`The dashboard is at http://127\\.0\\.0\\.1:${port}/ [^]*\\n\\n\\s+st_`), 'and a dashboard key, with the address')
   t.match(serviceOutput, new RegExp(`searchtrack: ready at http://127\\.0\\.0\\.1:${port}`))
 
   // Ctrl-C in the service's terminal.

@@ -39,7 +39,7 @@ function workingDirectory(cwd: string | undefined): { cwd: string; remove(): voi
 }
 
 /** Run the built service (`dist/main.js`, built by `npm test`) as a real process. */
-export async function startService(env: Record<string, string>, timeoutMs = 60_000, cwd?: string): Promise<ServiceProcess> {
+export async function startService(env: Record<string, string>, timeoutMs = 180_000, cwd?: string): Promise<ServiceProcess> {
   const port = env.PORT ?? String(await freePort())
   const dir = workingDirectory(cwd)
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {

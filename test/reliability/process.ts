@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { until } from './load.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const fixture = fileURLToPath(new URL('./fixtures/serve.mjs', import.meta.url))
+const fixtures = { serve: fileURLToPath(new URL('./fixtures/serve.mjs', import.meta.url)), cluster: fileURLToPath(new URL('./fixtures/cluster.mjs', import.meta.url)) }
 
 export interface Service {
   child: ChildProcess
@@ -14,8 +14,9 @@ export interface Service {
   signal(signal: NodeJS.Signals): void
 }
 
-export async function startService(env: Record<string, string>, port: number): Promise<Service> {
-  const child = spawn(process.execPath, [fixture], {
+/** The built service plus test routes, as a process; `cluster` runs it with main.js's cluster entry. */
+export async function startService(env: Record<string, string>, port: number, fixture: keyof typeof fixtures = 'serve'): Promise<Service> {
+  const child = spawn(process.execPath, [fixtures[fixture]], {
     cwd: root,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), BOOTSTRAP_DEFAULT_ORG: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

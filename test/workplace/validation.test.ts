@@ -13,7 +13,7 @@ function without<T extends object>(body: T, field: string): Record<string, unkno
 
 const long = 'x'.repeat(129)
 
-// [name, body, expected error list]: every rule of the spec table, one message per violation.
+// [name, body, expected error list]: every rule of the field table, one message per violation.
 const rejected: Array<[string, unknown, string[]]> = [
   ['type missing', without(click, 'type'), ['type is required']],
   ['type unknown', { ...click, type: 'view' }, ['type must be "click" or "feedback"']],

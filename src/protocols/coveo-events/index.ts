@@ -169,6 +169,9 @@ const routes: FastifyPluginAsync = async (app) => {
   })
 
   app.post('', { schema: { response: { 200: eventsResponse, ...errorResponses } } }, logEvents)
+  // The base with a trailing slash too: a URL pasted into Headless' proxyBaseUrl or relay's url
+  // often ends with one.
+  app.post('/', { prefixTrailingSlash: 'slash', schema: { response: { 200: eventsResponse, ...errorResponses } } }, logEvents)
 
   // Validation stores nothing and touches no visit: the verdict of every element, every fault.
   app.post('/validate', { schema: { response: { 200: { type: 'array', items: verdictSchema }, ...errorResponses } } }, async (request) =>

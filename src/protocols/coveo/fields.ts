@@ -22,8 +22,8 @@ const PG_INT_MAX = 2_147_483_647
 const str = (max: number, column?: Column): FieldSpec => ({ kind: 'string', max, column })
 const count = (column?: Column): FieldSpec => ({ kind: 'integer', min: 0, maxValue: PG_INT_MAX, column })
 
-// Lengths from spec §3; where the seeds (Coveo's own pages) disagree with the spec's table, the
-// seeds win: sourceName 512 and originLevel3 128 (seeds 001 and 002).
+// Lengths as Coveo documents them (docs/protocols/coveo-ua-v15.md lists each): sourceName 512 and
+// originLevel3 128, as Coveo's own reference pages give them.
 export const SEARCH_QUERY_UID_MAX = 36
 export const VISITOR_MAX = 128
 export const CONTENT_ID_KEY_MAX = 128

@@ -16,9 +16,9 @@ import { tokenRoute } from './token.js'
 import { authorize, authorizeEarly, requestToken, stringParam, type QueryString } from './request.js'
 
 /**
- * Where clients mount the v15 API (spec §1): coveo.analytics' default, an endpoint given as a bare
+ * Where clients mount the v15 API (docs/protocols/coveo-ua-v15.md): coveo.analytics' default, an endpoint given as a bare
  * origin (Headless legacy), a custom endpoint or a one-segment proxy prefix, and the older form
- * without `/analytics` (seed 000).
+ * without `/analytics` that Coveo's own examples use.
  */
 export const ANALYTICS_BASES = ['/rest/ua/v15/analytics', '/rest/v15/analytics', '/v15/analytics', '/:proxy/v15/analytics', '/rest/ua/v15']
 
@@ -30,7 +30,7 @@ function isLoggingType(type: string): type is LoggingType {
 }
 
 /**
- * Who the event is about (spec §2): a body `username` only with the impersonate privilege, else
+ * Who the event is about (docs/protocols/coveo-ua-v15.md, identity): a body `username` only with the impersonate privilege, else
  * the search token's user, else `anonymous` for an API key; `anonymous: true` stores no identity.
  */
 function identity(principal: Principal, parsed: ParsedEvent): Pick<EventInput, 'username' | 'userDisplayName' | 'anonymous'> {

@@ -28,7 +28,7 @@ function firstString(value: unknown): string | undefined {
 }
 
 /**
- * The request-level visitor (seed 000): between the `visitor` query parameter (`visitorId` in
+ * The request-level visitor, as Coveo's clients expect it: between the `visitor` query parameter (`visitorId` in
  * beacons) and the service's own `visitor` cookie, the cookie wins unless
  * `prioritizeVisitorParameter=true`. Nothing at all → a new UUID v4. A body `clientId` takes
  * precedence over all of this and is applied per event by the caller.

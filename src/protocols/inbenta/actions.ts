@@ -1,7 +1,7 @@
 import type { EventType } from '../../events/event.js'
 
 /**
- * The predefined actions of an Inbenta instance (seed 004): each has a log type (atomic log), a
+ * The predefined actions of an Inbenta instance (docs/protocols/inbenta.md): each has a log type (atomic log), a
  * data key (session log) or both. An action with both is one event carrying both, so it counts in
  * either log.
  */

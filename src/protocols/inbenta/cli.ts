@@ -1,18 +1,22 @@
 import { parseArgs } from 'node:util'
-import type { FastifyInstance } from 'fastify'
-import { DATA_KEY_PATTERN } from './actions.js'
-import { DataKeyStore } from './priorities.js'
+import type { KeyStore } from '../../auth/keys.js'
+import type { AdminOperations } from '../../admin/operations.js'
 
 export const INBENTA_USAGE = `  inbenta priorities list --org <id>                    data keys and priorities of an organization
   inbenta priorities set --org <id> --key <KEY> --priority <n>
                                                         add a custom data key or change a priority
-                                                        (1 = most important, 0 = never a session result)`
+                                                        (1 = most important, 0 = never a session result)
+  inbenta priorities reset --org <id> --key <KEY>       back to the shipped priority (or remove a custom key)`
 
 /** A mistake in the command line; cli.ts turns it into its usage error (exit code 2). */
 export class InbentaUsageError extends Error {}
 
-/** `inbenta priorities …` admin commands. */
-export async function runInbentaCli(args: string[], server: FastifyInstance, out: (line: string) => void): Promise<number> {
+/** `inbenta priorities …` admin commands; changes go through the audited admin operations. */
+export async function runInbentaCli(
+  args: string[],
+  admin: { keys: KeyStore; operations: AdminOperations; actor: string },
+  out: (line: string) => void,
+): Promise<number> {
   const [sub, ...rest] = args
   const { values } = parseArgs({
     args: rest,
@@ -20,21 +24,25 @@ export async function runInbentaCli(args: string[], server: FastifyInstance, out
     strict: true,
   })
   if (!values.org) throw new InbentaUsageError(`inbenta priorities ${sub ?? ''} needs --org\n${INBENTA_USAGE}`)
-  if (!(await server.keys.getOrg(values.org))) throw new InbentaUsageError(`no organization ${values.org}`)
-  const store = new DataKeyStore(server.db)
+  if (!(await admin.keys.getOrg(values.org))) throw new InbentaUsageError(`no organization ${values.org}`)
   switch (sub) {
     case 'list':
-      for (const k of await store.list(values.org)) out(`${k.dataKey}\t${k.priority}\t${k.source}`)
+      for (const k of await admin.operations.listPriorities(values.org)) out(`${k.dataKey}\t${k.priority}\t${k.source}`)
       return 0
     case 'set': {
-      const key = values.key ?? ''
-      if (!DATA_KEY_PATTERN.test(key)) throw new InbentaUsageError('--key must be an upper-case data key such as MY_CUSTOM_KEY')
-      const priority = Number(values.priority)
-      if (values.priority === undefined || !Number.isInteger(priority) || priority < 0 || priority > 1000) {
+      if (!values.key) throw new InbentaUsageError('inbenta priorities set needs --key, such as --key MY_CUSTOM_KEY')
+      if (values.priority === undefined || !/^\d+$/.test(values.priority)) {
         throw new InbentaUsageError('--priority must be an integer from 0 (no priority) to 1000; 1 is the most important')
       }
-      await store.set(values.org, key, priority)
-      out(`${values.org}: ${key} has priority ${priority}`)
+      const priority = Number(values.priority)
+      await admin.operations.setPriority(admin.actor, values.org, values.key, priority)
+      out(`${values.org}: ${values.key} has priority ${priority}`)
+      return 0
+    }
+    case 'reset': {
+      if (!values.key) throw new InbentaUsageError('inbenta priorities reset needs --key')
+      const reset = await admin.operations.resetPriority(admin.actor, values.org, values.key)
+      out(reset ? `${values.org}: ${values.key} is back to its shipped priority` : `${values.org}: ${values.key} had no priority of its own`)
       return 0
     }
     default:

@@ -48,6 +48,12 @@ export class DataKeyStore {
       [orgId, dataKey, priority],
     )
   }
+
+  /** Drop the org's own priority for a data key: back to the shipped default, or gone. */
+  async reset(orgId: string, dataKey: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query('DELETE FROM inbenta_data_keys WHERE org_id = $1 AND data_key = $2', [orgId, dataKey])
+    return (rowCount ?? 0) > 0
+  }
 }
 
 /** Sort order of priorities: 1 first, 0 ("no priority") last. */

@@ -2,7 +2,7 @@
  * The Workplace Search analytics event, checked by hand rather than by a JSON schema: the contract
  * is one readable message per violation, and the click/feedback rules (`event` required for one
  * and forbidden for the other, `score` the reverse) come out of Ajv as `if/then` noise. The field
- * order of the messages follows the spec table, then unknown properties in the order sent.
+ * order of the messages follows the field table of docs/protocols/workplace-search.md, then unknown properties in the order sent.
  */
 export interface ClickEvent {
   type: 'click'

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
-import type { Config } from './config.js'
-import { openDatabase, type Database } from './store/database.js'
-import { migrate, type MigrationResult } from './store/migrate.js'
-import { createPool } from './store/client.js'
-import { KeyStore } from './auth/keys.js'
-import { Authenticator, type SearchTokenClaims } from './auth/principal.js'
-import { DataKeyStore } from './protocols/inbenta/priorities.js'
+import type { Config } from '../config.js'
+import { openDatabase, type Database } from '../store/database.js'
+import { migrate, type MigrationResult } from '../store/migrate.js'
+import { createPool } from '../store/client.js'
+import { KeyStore } from '../auth/keys.js'
+import { Authenticator, type SearchTokenClaims } from '../auth/principal.js'
+import { DataKeyStore } from '../protocols/inbenta/priorities.js'
 
 /**
  * What admin commands need, and nothing more: a small pool, the key store, the Inbenta data-key
