@@ -154,7 +154,7 @@ export function AdminKeys() {
             <fieldset>
               <legend>Privileges</legend>
               {PRIVILEGES.map((p) => (
-                <label class="check" key={p}>
+                <label class="checkbox" key={p}>
                   <input type="checkbox" name="privileges" value={p} checked={privileges.includes(p)}
                     onChange={(e) => setPrivileges(e.currentTarget.checked ? [...privileges, p] : privileges.filter((x) => x !== p))} /> {p}
                 </label>
@@ -172,7 +172,7 @@ export function AdminKeys() {
           <Result {...state} />
           {keys.error ? <ErrorState error={keys.error} retry={keys.reload} /> : keys.loading ? <Loading what="keys" /> : (
             <Table caption="Keys" query={query} rows={(keys.answer?.data ?? []) as unknown as Array<Record<string, unknown>>} defaultSort="createdAt" columns={[
-              { key: 'name', label: 'Name', render: (r) => String(r.name ?? r.id) },
+              { key: 'name', label: 'Name', render: (r) => (r.name ? String(r.name) : <span class="muted">(no name)</span>) },
               { key: 'id', label: 'Id', render: (r) => <code>{String(r.id)}</code> },
               { key: 'privileges', label: 'Privileges', sortable: false, render: (r) => (r.privileges as string[]).join(', ') },
               { key: 'createdAt', label: 'Created', render: (r) => formatTime(String(r.createdAt)) },
