@@ -108,4 +108,8 @@ export async function sendDemoSet(r: ReportsApp, base: number, days = 14): Promi
       }
     }
   }
+  // What real clients get wrong, for the data-quality page: a crawler, a click naming no search.
+  const last = (days - 1) * 86_400_000 + 20 * 3_600_000
+  await s.search({ at: last, visitor: 'crawler', q: 'sitemap', uid: `d${uid++}`, nr: 3, bot: true })
+  await s.click({ at: last + 1_000, visitor: 'v-lost', uid: 'never-logged', position: 1, doc: 'kb-wifi-1' })
 }
