@@ -9,6 +9,7 @@ import { storePlugin } from './store/plugin.js'
 import { authPlugin } from './auth/plugin.js'
 import { opsRoutes } from './ops/routes.js'
 import { homeRoute } from './ops/home.js'
+import { webPlugin } from './web/plugin.js'
 import { registerProtocols, renderUnroutedError } from './protocols/index.js'
 import { HttpError } from './errors.js'
 import { limitsPlugin } from './http/limits.js'
@@ -120,6 +121,7 @@ export const app = fp<AppOptions>(
     )
 
     await fastify.register(opsRoutes)
+    await fastify.register(webPlugin)
     await fastify.register(homeRoute)
     await registerProtocols(fastify)
     await fastify.register(reportsPlugin, options)

@@ -30,10 +30,18 @@ export const homeRoute: FastifyPluginAsyncTypebox = async (app) => {
     },
     docs: 'docs/README.md in the searchtrack repository: protocols, client configuration, administration',
     next: [
+      'open this address in a browser for the dashboard (sign in with a key that has analytics:read)',
       'create an organization and a key: npm run cli -- orgs create acme; npm run cli -- keys create --org acme --privileges analytics:push',
       'send an event: see "Quick start" in README.md',
       'look at your events: psql "$(npm run -s cli -- db url)" (README.md, "Where is my data")',
     ],
   }
-  app.get('/', { schema: { response: { 200: Home } } }, async () => body)
+  // A browser asking for a page gets the dashboard (src/web/); curl and other clients get JSON.
+  app.get('/', { schema: { response: { 200: Home } } }, async (request, reply) => {
+    if (/\btext\/html\b/.test(String(request.headers.accept ?? '')) && app.hasDecorator('dashboardPage')) {
+      const page = app.dashboardPage(request, reply)
+      if (page) return page
+    }
+    return body
+  })
 }
