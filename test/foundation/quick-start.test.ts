@@ -174,7 +174,7 @@ t.test('the README quick start, pasted in order on a fresh copy, works', async (
     t.notMatch(err, /compiled \d+ files/, `\`${step.command}\` does not compile again`)
   })
 
-  t.match(serviceOutput, /compiled \d+ files to dist\//, 'npm start compiled the fresh copy')
+  t.match(serviceOutput, /compiled \d+ files and the dashboard to dist\//, 'npm start compiled the fresh copy, the dashboard too')
   t.match(serviceOutput, /it is the key to give your search pages:\n\n\s+st_/, 'the first start printed a push key')
   t.match(serviceOutput, new RegExp(`The dashboard is at http://127\\.0\\.0\\.1:${port}/ [^]*\\n\\n\\s+st_`), 'and a dashboard key, with the address')
   t.match(serviceOutput, new RegExp(`searchtrack: ready at http://127\\.0\\.0\\.1:${port}`))
