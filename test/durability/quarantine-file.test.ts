@@ -1,4 +1,5 @@
 import t from 'tap'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -14,8 +15,19 @@ import { serverUrl } from '../helpers/db.js'
 t.test('appends racing rewrites of the quarantine file: every appended event survives', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'searchtrack-quarantine-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  // A database without searchtrack's tables: the quarantine table is refused, so events go to the file.
-  const pool = new pg.Pool({ connectionString: serverUrl(), max: 4 })
+  // A database of its own without searchtrack's tables: the quarantine table is refused, so
+  // events go to the file.
+  const name = `st_no_tables_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: serverUrl() })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  })
+  const url = new URL(serverUrl())
+  url.pathname = `/${name}`
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 })
   t.teardown(() => pool.end())
   const quarantine = new Quarantine(pool, dir, pino({ level: 'silent' }))
   const event = (i: number, kind: string) => newEvent({ orgId: 'acme', protocol: 'coveo', type: 'search', visitorId: `${kind}-${i}`, queryText: 'q' })

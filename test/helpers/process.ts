@@ -77,12 +77,21 @@ export interface CliResult {
   stderr: string
 }
 
+/**
+ * This process's environment with `env` over it; a variable given as undefined is left out, so a
+ * test can take away what the suite runs with (DATABASE_URL, when the suite has one).
+ */
+function childEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const merged: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'warn', ...env }
+  return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined))
+}
+
 /** Run an admin command (`dist/cli.js`) as a real process, as `npm run cli -- …` does. */
-export function runCliProcess(args: string[], env: Record<string, string>, cwd?: string): Promise<CliResult> {
+export function runCliProcess(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<CliResult> {
   const dir = workingDirectory(cwd)
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], {
     cwd: dir.cwd,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
