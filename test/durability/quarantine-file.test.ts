@@ -28,7 +28,6 @@ t.test('appends racing rewrites of the quarantine file: every appended event sur
   const url = new URL(serverUrl())
   url.pathname = `/${name}`
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 })
-  t.teardown(() => pool.end())
   const quarantine = new Quarantine(pool, dir, pino({ level: 'silent' }))
   const event = (i: number, kind: string) => newEvent({ orgId: 'acme', protocol: 'coveo', type: 'search', visitorId: `${kind}-${i}`, queryText: 'q' })
   const refusal = Object.assign(new Error('value too long'), { code: '22001' })
@@ -45,4 +44,6 @@ t.test('appends racing rewrites of the quarantine file: every appended event sur
   t.same(ids.filter((id) => leaving.some((e) => e.eventId === id)), [], 'the events that left are gone')
   t.same(staying.filter((e) => !ids.includes(e.eventId)).length, 0, 'all 150 appended events are there')
   t.equal(ids.length, 150)
+  // Ended here, before the teardown drops the database under its connections.
+  await pool.end()
 })

@@ -19,8 +19,9 @@ t.test('a database that is not UTF8 is refused before any migration', async (t) 
   const url = new URL(serverUrl())
   url.pathname = `/${name}`
   const pool = new pg.Pool({ connectionString: url.toString(), max: 1 })
-  t.teardown(() => pool.end())
   await t.rejects(migrate(pool), /needs a UTF8 database; st_ascii_\w+ is SQL_ASCII\. Create one with: CREATE DATABASE/)
   const { rows } = await pool.query(`SELECT to_regclass('schema_migrations') AS table`)
   t.equal(rows[0].table, null, 'nothing was created')
+  // Ended here, before the teardown drops the database under its connections.
+  await pool.end()
 })
