@@ -1,11 +1,10 @@
-import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { AuthError } from '../auth/errors.js'
 import { InvalidValueError, NotFoundError, ORG_ID_PATTERN, type ApiKeyRecord, type Organization } from '../auth/keys.js'
 import { classifyError } from '../errors.js'
-import { csvField, flatten, requestedFormat } from '../reports/http/output.js'
+import { requestedFormat, streamRows } from '../reports/http/output.js'
 import { listAudit, type AuditRecord } from './audit.js'
 import { adminOf, manages, requireAdmin } from './auth.js'
 import { AdminOperations, AlreadyExistsError } from './operations.js'
@@ -190,27 +189,15 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   /** The whole log (of the orgs in reach) as a download, read in pages as the client takes it. */
   function streamAudit(request: FastifyRequest, reply: FastifyReply, format: 'csv' | 'ndjson', orgs: string[] | null) {
-    const header = ['id', 'at', 'actor', 'orgId', 'action', 'target', 'details']
-    async function* lines() {
-      if (format === 'csv') yield header.join(',') + '\r\n'
+    async function* pages() {
       for (let before: string | null = null; ; ) {
         const rows = await listAudit(app.db, { orgs, limit: 1000, before })
         if (rows.length === 0) return
-        yield rows
-          .map(auditView)
-          .map((row) => (format === 'ndjson' ? JSON.stringify(row) + '\n' : header.map((h) => csvField(h === 'details' ? JSON.stringify(row.details) : flatten(row)[h])).join(',') + '\r\n'))
-          .join('')
+        // In CSV, details (a different shape per action) is one JSON column.
+        yield rows.map(auditView).map((row) => (format === 'csv' ? { ...row, details: JSON.stringify(row.details) } : row))
         before = rows.at(-1)!.id
       }
     }
-    const body = Readable.from(lines(), { objectMode: false })
-    body.on('error', (err) => {
-      request.log.error({ err }, 'audit export failed')
-      reply.raw.destroy(err)
-    })
-    return reply
-      .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
-      .header('content-disposition', `attachment; filename="audit.${format}"`)
-      .send(body)
+    return streamRows(request, reply, format, null, pages(), 'audit')
   }
 }

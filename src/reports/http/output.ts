@@ -42,7 +42,7 @@ export interface Freshness {
 }
 
 /**
- * Send a list as CSV or NDJSON, pulling pages from `next` as the client reads (back-pressure). A
+ * Send a list as CSV or NDJSON (a report's, or the audit log), pulling pages from `next` as the client reads (back-pressure). A
  * failure mid-stream destroys the connection without the final chunk, so a truncated file cannot
  * pass for a complete one.
  */
@@ -50,7 +50,7 @@ export function streamRows(
   request: FastifyRequest,
   reply: FastifyReply,
   format: 'csv' | 'ndjson',
-  freshness: Freshness,
+  freshness: Freshness | null,
   pages: AsyncIterable<Array<Record<string, unknown>>>,
   filename: string,
 ): FastifyReply {
@@ -77,13 +77,13 @@ export function streamRows(
   }
   const body = Readable.from(lines(), { objectMode: false })
   body.on('error', (err) => {
-    request.log.error({ err }, 'report stream failed')
+    request.log.error({ err }, 'export stream failed')
     reply.raw.destroy(err)
   })
-  return reply
+  reply
     .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
     .header('content-disposition', `attachment; filename="${filename}.${format === 'csv' ? 'csv' : 'ndjson'}"`)
-    .header('x-complete-until', freshness.completeUntil ?? '')
-    .header('x-provisional-from', freshness.provisionalFrom)
-    .send(body)
+  // Reports say how fresh the rows are; other lists (the audit log) have no such notion.
+  if (freshness) reply.header('x-complete-until', freshness.completeUntil ?? '').header('x-provisional-from', freshness.provisionalFrom)
+  return reply.send(body)
 }
