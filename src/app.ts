@@ -28,7 +28,10 @@ declare module 'fastify' {
 export interface AppOptions {
   config: Config
   databaseUrl: string
+  /** Replaces the database's clock (tests that move time by hand). */
   clock?: Clock
+  /** The machine clock the database's clock corrects (tests give a wrong one). */
+  machineTime?: () => number
 }
 
 /** A serialized origin (scheme://host[:port]), as browsers send it. */

@@ -24,6 +24,11 @@ export interface TrackedEvent {
   visitorId: string | null
   /** Null until the writer assigns it from the visitors table (or preset by a spool replay). */
   visitId: string | null
+  /**
+   * Set on an event acknowledged from the spool with a visit id made up there (no visit of its
+   * visitor was known): the database may settle it on the visit another instance kept meanwhile.
+   */
+  visitProvisional?: boolean
   username?: string | null
   userDisplayName?: string | null
   anonymous?: boolean

@@ -67,6 +67,13 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** Receipt times are stamped on the database's clock: this much ahead of the machine's. */
+  readonly clockOffset = new client.Gauge({
+    name: 'searchtrack_database_clock_offset_seconds',
+    help: "How far the database's clock is ahead of this machine's; receipt times are stamped on the database's clock",
+    registers: [this.registry],
+  })
+
   /** Bytes of acknowledged events in the outage spool, not yet replayed (0 when all is well). */
   readonly spoolBytes = new client.Gauge({
     name: 'searchtrack_spool_bytes',

@@ -88,7 +88,9 @@ export async function runPrivacyCli(command: string, args: string[], ctx: Privac
         }
         await recordAudit(ctx.db, { actor: ctx.actor, orgId: org, action: 'privacy.export', target: digest, details: { lines: lines - 1 } })
       } else {
-        const removed = await eraseSubject(ctx.db, subject, { now: new Date(), quarantineDir: ctx.quarantineDir })
+        // The events' receipt times are on the database's clock: so is the moment of the erasure.
+        const now = (await ctx.db.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now
+        const removed = await eraseSubject(ctx.db, subject, { now, quarantineDir: ctx.quarantineDir })
         await recordAudit(ctx.db, { actor: ctx.actor, orgId: org, action: 'privacy.erase', target: digest, details: { removed } })
         out(JSON.stringify({ removed }))
       }

@@ -4,13 +4,14 @@ import fp from 'fastify-plugin'
 import type pg from 'pg'
 import { createPool } from './client.js'
 import type { Config } from '../config.js'
-import { systemClock, type Clock } from '../events/event.js'
+import type { Clock } from '../events/event.js'
 import { Metrics } from '../ops/metrics.js'
 import { EventWriter } from './writer.js'
 import { Spool } from './spool.js'
 import { Quarantine } from './quarantine.js'
 import { ensurePartitions } from './partitions.js'
 import { expireIdempotencyKeys } from './idempotency.js'
+import { DatabaseClock } from './database-clock.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,10 +25,15 @@ declare module 'fastify' {
 export interface StoreOptions {
   config: Config
   databaseUrl: string
+  /** A clock that replaces the database's (tests that move time by hand). */
   clock?: Clock
+  /** The machine's clock the database clock corrects (tests give a wrong one). */
+  machineTime?: () => number
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000
+/** Machine clocks drift by milliseconds a minute at worst, and NTP can step them at any time. */
+const CLOCK_SYNC_MS = 60_000
 
 /**
  * The pg pool, the group-commit writer, its outage spool and the metrics they report to. Closes
@@ -35,7 +41,7 @@ const DAY_MS = 24 * 60 * 60 * 1000
  * the database is gone), then the spool and the pool close.
  */
 export const storePlugin = fp<StoreOptions>(
-  async (app, { config, databaseUrl, clock = systemClock }) => {
+  async (app, { config, databaseUrl, clock: givenClock, machineTime }) => {
     const log = app.log.child({ component: 'store' })
     // An idle client that loses its connection (database restart) emits 'error': logged, and the
     // pool replaces the client on next use.
@@ -50,6 +56,18 @@ export const storePlugin = fp<StoreOptions>(
     )
 
     const metrics = new Metrics()
+    // Receipt times are read on the database's clock, so that every instance stamps on one clock.
+    const databaseClock = givenClock ? undefined : new DatabaseClock(machineTime)
+    const clock = givenClock ?? databaseClock!.now
+    const synchronizeClock = async () => {
+      if (!databaseClock) return
+      try {
+        await databaseClock.synchronize(db)
+        metrics.clockOffset.set(databaseClock.offset / 1000)
+      } catch (err) {
+        log.warn({ err, offsetMs: databaseClock.offset }, 'could not read the database clock; receipt times keep the last offset measured')
+      }
+    }
     const spool = await Spool.open({
       dir: spoolDir(config.DATA_DIR),
       maxBytes: config.SPOOL_MAX_BYTES,
@@ -82,14 +100,17 @@ export const storePlugin = fp<StoreOptions>(
       await expireIdempotencyKeys(db, clock()).catch((err: unknown) => log.warn({ err }, 'idempotency key upkeep failed'))
     }
     app.addHook('onReady', async () => {
+      await synchronizeClock()
       await upkeep()
       // A spool left by a previous run (a crash, an outage at shutdown) goes to the database now.
       writer.startReplay()
     })
     const timer = setInterval(() => void upkeep(), DAY_MS).unref()
+    const clockTimer = setInterval(() => void synchronizeClock(), CLOCK_SYNC_MS).unref()
 
     app.addHook('onClose', async () => {
       clearInterval(timer)
+      clearInterval(clockTimer)
       await writer.close()
       await spool.close()
       await Promise.all([db.end(), writerPool.end()])

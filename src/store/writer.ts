@@ -3,7 +3,7 @@ import type pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { TrackedEvent } from '../events/event.js'
 import { HttpError } from '../errors.js'
-import { EVENT_COLUMNS, EVENT_COLUMN_TYPES, checkEvent, toColumns, toTextArray } from './event-rows.js'
+import { EVENT_COLUMNS, EVENT_COLUMN_TYPES, checkEvent, pgSafeJson, toColumns, toTextArray } from './event-rows.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { Spool, Segment } from './spool.js'
 import type { Quarantine } from './quarantine.js'
@@ -222,6 +222,45 @@ ON CONFLICT (org_id, visitor_id) DO UPDATE SET
 WHERE cur.last_seen <= EXCLUDED.last_seen
 `
 
+/*
+ * Visits made up by an instance that spooled while the database was away from it alone: other
+ * instances may have kept the same visitors' visits going meanwhile. A made-up visit whose events
+ * fall within the timeout of the visitor's current visit joins it; otherwise it stays a visit of
+ * its own. Answers the made-up ids that join, with the visit they join.
+ */
+const SETTLE_SQL = `
+SELECT t.visit_id::text AS provisional, cur.visit_id::text AS settled
+FROM jsonb_to_recordset($1::jsonb) AS t(org_id text, visitor_id text, visit_id uuid, first_at timestamptz, last_at timestamptz)
+JOIN visitors cur ON cur.org_id = t.org_id AND cur.visitor_id = t.visitor_id
+WHERE cur.visit_id <> t.visit_id
+  AND t.first_at <= cur.last_seen + $2::interval
+  AND t.last_at >= cur.visit_started_at - $2::interval
+`
+
+interface VisitSpan {
+  org_id: string
+  visitor_id: string
+  visit_id: string
+  first_at: Date
+  last_at: Date
+}
+
+/** Each visitor's visits in `events` (those with a visit id), with their first and last receipt. */
+function visitSpans(events: readonly TrackedEvent[], only: (e: TrackedEvent) => boolean): VisitSpan[] {
+  const spans = new Map<string, VisitSpan>()
+  for (const e of events) {
+    if (e.visitId === null || e.visitorId === null || !only(e)) continue
+    const key = `${e.orgId}\u0000${e.visitorId}\u0000${e.visitId}`
+    const span = spans.get(key)
+    if (!span) spans.set(key, { org_id: e.orgId, visitor_id: e.visitorId, visit_id: e.visitId, first_at: e.receivedAt, last_at: e.receivedAt })
+    else {
+      if (e.receivedAt < span.first_at) span.first_at = e.receivedAt
+      if (e.receivedAt > span.last_at) span.last_at = e.receivedAt
+    }
+  }
+  return [...spans.values()]
+}
+
 interface BatchRow {
   org_id: string | null
   visitor_id: string | null
@@ -259,24 +298,34 @@ function toResult(rows: BatchRow[]): BatchResult {
 
 /**
  * Store events that were acknowledged earlier (a spool replay, a re-driven quarantine): once
- * each, with the visit ids they were acknowledged with, in one transaction. Throws what the
- * database throws.
+ * each, in one transaction, with the visit ids they were acknowledged with — except made-up
+ * visits that settle on the visit another instance kept (SETTLE_SQL). Throws what the database
+ * throws.
  */
 export async function commitAcknowledged(pool: pg.Pool, events: readonly TrackedEvent[], visitTimeoutMinutes: number): Promise<BatchResult> {
-  const takeover = new Map<string, { org_id: string; visitor_id: string; visit_id: string; started_at: Date; last_at: Date }>()
-  for (const e of events) {
-    if (e.visitId === null || e.visitorId === null) continue
-    const key = `${e.orgId}\u0000${e.visitorId}`
-    const current = takeover.get(key)
-    if (current && current.visit_id === e.visitId) current.last_at = e.receivedAt
-    else takeover.set(key, { org_id: e.orgId, visitor_id: e.visitorId, visit_id: e.visitId, started_at: e.receivedAt, last_at: e.receivedAt })
-  }
+  const timeout = `${visitTimeoutMinutes * 60} seconds`
+  const provisional = visitSpans(events, (e) => e.visitProvisional === true)
   return withClient(pool, async (client) => {
     await client.query('BEGIN')
     try {
-      const statement = statementFor(events, true, `${visitTimeoutMinutes * 60} seconds`)
-      const result = toResult((await client.query<BatchRow>(statement)).rows)
-      if (takeover.size > 0) await client.query(TAKEOVER_SQL, [JSON.stringify([...takeover.values()])])
+      if (provisional.length > 0) {
+        const { rows } = await client.query<{ provisional: string; settled: string }>(SETTLE_SQL, [pgSafeJson(JSON.stringify(provisional)), timeout])
+        const settled = new Map(rows.map((r) => [r.provisional, r.settled]))
+        for (const e of events) {
+          const visit = e.visitProvisional && e.visitId !== null ? settled.get(e.visitId) : undefined
+          if (visit !== undefined) e.visitId = visit
+        }
+      }
+      const result = toResult((await client.query<BatchRow>(statementFor(events, true, timeout))).rows)
+      // One row per visitor (an upsert may touch a row once): the visit it was last seen in.
+      const latest = new Map<string, VisitSpan>()
+      for (const span of visitSpans(events, () => true)) {
+        const key = `${span.org_id}\u0000${span.visitor_id}`
+        const known = latest.get(key)
+        if (!known || span.last_at > known.last_at) latest.set(key, span)
+      }
+      const takeover = [...latest.values()].map((s) => ({ ...s, started_at: s.first_at }))
+      if (takeover.length > 0) await client.query(TAKEOVER_SQL, [pgSafeJson(JSON.stringify(takeover))])
       await client.query('COMMIT')
       return result
     } catch (err) {
@@ -311,7 +360,8 @@ export class EventWriter {
   private outage = false
   private replaying: Promise<void> | undefined
   private wakeReplay: (() => void) | undefined
-  private readonly visits = new Map<string, { visitId: string; lastSeen: number }>()
+  /** Each visitor's last visit, and whether the database has seen it (not when made up in an outage). */
+  private readonly visits = new Map<string, { visitId: string; lastSeen: number; provisional: boolean }>()
   private identityPolicy: IdentityPolicy | undefined
 
   /** `pool` should be the writer's own: its size is `concurrency` plus one for the replay. */
@@ -514,7 +564,12 @@ export class EventWriter {
 
   private cachedVisit(event: TrackedEvent): string {
     const known = this.visits.get(`${event.orgId}\u0000${event.visitorId}`)
-    return known && event.receivedAt.getTime() - known.lastSeen <= this.timeoutMs ? known.visitId : randomUUID()
+    if (known && event.receivedAt.getTime() - known.lastSeen <= this.timeoutMs) {
+      if (known.provisional) event.visitProvisional = true
+      return known.visitId
+    }
+    event.visitProvisional = true
+    return randomUUID()
   }
 
   private rememberVisit(event: TrackedEvent): void {
@@ -527,10 +582,11 @@ export class EventWriter {
       this.visits.delete(key)
       known.visitId = event.visitId
       known.lastSeen = Math.max(at, known.lastSeen)
+      known.provisional = event.visitProvisional === true
       this.visits.set(key, known)
       return
     }
-    this.visits.set(key, { visitId: event.visitId, lastSeen: at })
+    this.visits.set(key, { visitId: event.visitId, lastSeen: at, provisional: event.visitProvisional === true })
     if (this.visits.size > VISIT_CACHE_MAX) this.visits.delete(this.visits.keys().next().value!)
   }
 

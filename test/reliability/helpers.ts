@@ -54,13 +54,13 @@ export async function buildAppWithTestRoute(
   t: Test,
   databaseUrl: string,
   env: Record<string, string> = {},
-  options: { logs?: CapturedLogs; clock?: Clock } = {},
+  options: { logs?: CapturedLogs; clock?: Clock; machineTime?: () => number } = {},
 ): Promise<{ app: FastifyInstance; config: Config }> {
   const dataDir = env.DATA_DIR ?? (await tempDir(t, 'searchtrack-rel-data-'))
   const config = loadConfig({ LOG_LEVEL: options.logs ? 'trace' : 'silent', BOOTSTRAP_DEFAULT_ORG: 'false', ...env, DATA_DIR: dataDir })
   const base = serverOptions(config)
   const server = Fastify(options.logs ? { ...base, logger: { ...(base.logger as object), stream: options.logs.stream } } : base)
-  await server.register(app, { config, databaseUrl, clock: options.clock })
+  await server.register(app, { config, databaseUrl, clock: options.clock, machineTime: options.machineTime })
   await server.register(testRoutes)
   await server.ready()
   t.teardown(() => server.close())
