@@ -2,8 +2,8 @@
 // `npm run bench:reports` (bounded; loopback only): seeds PostgreSQL with events of a realistic
 // shape (bench/reports-data.mjs, seeded PRNG) — first 1 M, then 10 M — builds the report state,
 // and measures with ingest running at half its maximum rate: each tier-1 report over 30 days
-// (p50/p95, concurrency 4), freshness (a probe search per second until queries/detail counts it),
-// ingest with report maintenance on ÷ off (paired rounds), and the raw CSV export (rows/s, RSS).
+// (p50/p95, concurrency 4), freshness (a probe search a second, each polled every second until
+// queries/detail counts it, for at most 5 minutes), ingest with report maintenance on ÷ off (paired rounds), and the raw CSV export (rows/s, RSS).
 // Prints one JSON document on stdout; progress on stderr. `--smoke`: 100 k events, short runs.
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
@@ -194,8 +194,12 @@ async function latencies(base, readKey, topQuery, searchToken) {
   return out
 }
 
+/** A probe not counted after this long is reported as such, and the run goes on. */
+const FRESHNESS_GIVE_UP_MS = 300_000
+
 async function freshness(base, pushKey, readKey) {
   const waits = []
+  let notShown = 0
   const run = Date.now().toString(36)
   await Promise.all(Array.from({ length: T.probes }, async (_, i) => {
     await new Promise((r) => setTimeout(r, i * 1000))
@@ -209,12 +213,17 @@ async function freshness(base, pushKey, readKey) {
     for (;;) {
       const { body } = await timed(`${base}/api/v1/queries/detail?range=24h&query=${encodeURIComponent(q)}`, { authorization: `Bearer ${readKey}` })
       if (JSON.parse(body).data.totals.searchEvents >= 1) break
-      if (performance.now() - sent > 300_000) throw new Error('a probe never showed')
-      await new Promise((r) => setTimeout(r, 200))
+      if (performance.now() - sent > FRESHNESS_GIVE_UP_MS) {
+        notShown++
+        return
+      }
+      await new Promise((r) => setTimeout(r, 1000))
     }
     waits.push((performance.now() - sent) / 1000)
   }))
-  return { probes: waits.length, p50Seconds: percentile(waits, 0.5), p95Seconds: percentile(waits, 0.95), maxSeconds: percentile(waits, 1) }
+  // A probe not shown counts as the longest wait: the percentiles cover every probe.
+  for (let i = 0; i < notShown; i++) waits.push(Infinity)
+  return { probes: waits.length, notShownAfterSeconds: notShown ? { probes: notShown, seconds: FRESHNESS_GIVE_UP_MS / 1000 } : null, p50Seconds: percentile(waits, 0.5), p95Seconds: percentile(waits, 0.95), maxSeconds: percentile(waits, 1) }
 }
 
 async function exportRun(service, readKey) {
@@ -264,7 +273,8 @@ async function measure(url, keys, label, full) {
   result.reports = await latencies(service.base, keys.read, top, keys.searchToken)
   if (full) {
     result.freshness = await freshness(service.base, keys.push, keys.read)
-    log(`${label}: freshness p95 ${result.freshness.p95Seconds} s`)
+    const late = result.freshness.notShownAfterSeconds
+    log(`${label}: freshness p95 ${result.freshness.p95Seconds ?? `over ${FRESHNESS_GIVE_UP_MS / 1000}`} s${late ? ` (${late.probes} of ${result.freshness.probes} probes not shown after ${late.seconds} s)` : ''}`)
     result.export = await exportRun(service, keys.read)
     log(`${label}: export ${result.export.rowsPerSecond} rows/s, RSS +${result.export.rssGrowthMB} MB`)
   }
