@@ -7,7 +7,7 @@ import pg from 'pg'
 import pino from 'pino'
 import { newEvent } from '../../src/events/event.js'
 import { dropFromFile, Quarantine, QUARANTINE_FILE } from '../../src/store/quarantine.js'
-import { serverUrl } from '../helpers/db.js'
+import { dropOwnDatabase, serverUrl } from '../helpers/db.js'
 
 // The quarantine's file takes events the database refused even in its quarantine table. It is
 // rewritten when events leave it (re-driven, erased) while the service may append to it: no
@@ -22,7 +22,7 @@ t.test('appends racing rewrites of the quarantine file: every appended event sur
   await admin.connect()
   await admin.query(`CREATE DATABASE ${name}`)
   t.teardown(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await dropOwnDatabase(admin, name)
     await admin.end()
   })
   const url = new URL(serverUrl())
@@ -44,6 +44,6 @@ t.test('appends racing rewrites of the quarantine file: every appended event sur
   t.same(ids.filter((id) => leaving.some((e) => e.eventId === id)), [], 'the events that left are gone')
   t.same(staying.filter((e) => !ids.includes(e.eventId)).length, 0, 'all 150 appended events are there')
   t.equal(ids.length, 150)
-  // Ended here, before the teardown drops the database under its connections.
+  // Ended here; the teardown waits for its connections to close before dropping the database.
   await pool.end()
 })

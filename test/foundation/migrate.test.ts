@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import t from 'tap'
 import { migrate } from '../../src/store/migrate.js'
-import { serverUrl } from '../helpers/db.js'
+import { dropOwnDatabase, serverUrl } from '../helpers/db.js'
 
 // A cluster initialised without a locale (no LANG in the environment) creates SQL_ASCII
 // databases, where the reports' Unicode query grouping cannot work: migrating one must stop with
@@ -13,7 +13,7 @@ t.test('a database that is not UTF8 is refused before any migration', async (t) 
   await admin.connect()
   await admin.query(`CREATE DATABASE ${name} ENCODING 'SQL_ASCII' LOCALE 'C' TEMPLATE template0`)
   t.teardown(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await dropOwnDatabase(admin, name)
     await admin.end()
   })
   const url = new URL(serverUrl())
@@ -22,6 +22,6 @@ t.test('a database that is not UTF8 is refused before any migration', async (t) 
   await t.rejects(migrate(pool), /needs a UTF8 database; st_ascii_\w+ is SQL_ASCII\. Create one with: CREATE DATABASE/)
   const { rows } = await pool.query(`SELECT to_regclass('schema_migrations') AS table`)
   t.equal(rows[0].table, null, 'nothing was created')
-  // Ended here, before the teardown drops the database under its connections.
+  // Ended here; the teardown waits for its connections to close before dropping the database.
   await pool.end()
 })

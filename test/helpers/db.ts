@@ -38,3 +38,18 @@ export async function createTestDatabase(t: Test): Promise<string> {
   })
   return url
 }
+
+/**
+ * Drop a database a test created itself, once its connections are gone. A pool's end() resolves
+ * before its connections have closed; a forced drop then terminates them, and the pool's client,
+ * still listening, raises an error the test never expected.
+ */
+export async function dropOwnDatabase(admin: pg.Client, name: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])
+    if (rows[0]!.n === 0) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+}
