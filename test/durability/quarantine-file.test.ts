@@ -1,5 +1,4 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -7,7 +6,7 @@ import pg from 'pg'
 import pino from 'pino'
 import { newEvent } from '../../src/events/event.js'
 import { dropFromFile, Quarantine, QUARANTINE_FILE } from '../../src/store/quarantine.js'
-import { dropOwnDatabase, serverUrl } from '../helpers/db.js'
+import { createBareDatabase } from '../helpers/db.js'
 
 // The quarantine's file takes events the database refused even in its quarantine table. It is
 // rewritten when events leave it (re-driven, erased) while the service may append to it: no
@@ -17,17 +16,8 @@ t.test('appends racing rewrites of the quarantine file: every appended event sur
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   // A database of its own without searchtrack's tables: the quarantine table is refused, so
   // events go to the file.
-  const name = `st_no_tables_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: serverUrl() })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  t.teardown(async () => {
-    await dropOwnDatabase(admin, name)
-    await admin.end()
-  })
-  const url = new URL(serverUrl())
-  url.pathname = `/${name}`
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 })
+  const { url } = await createBareDatabase(t, 'st_no_tables')
+  const pool = new pg.Pool({ connectionString: url, max: 4 })
   const quarantine = new Quarantine(pool, dir, pino({ level: 'silent' }))
   const event = (i: number, kind: string) => newEvent({ orgId: 'acme', protocol: 'coveo', type: 'search', visitorId: `${kind}-${i}`, queryText: 'q' })
   const refusal = Object.assign(new Error('value too long'), { code: '22001' })

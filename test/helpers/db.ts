@@ -40,16 +40,25 @@ export async function createTestDatabase(t: Test): Promise<string> {
 }
 
 /**
- * Drop a database a test created itself, once its connections are gone. A pool's end() resolves
- * before its connections have closed; a forced drop then terminates them, and the pool's client,
- * still listening, raises an error the test never expected.
+ * An empty database (no migrations) for one test, created with `options` (e.g. an encoding) and
+ * dropped at the end once its connections are gone: a pool's end() resolves before its
+ * connections have closed, and a forced drop then terminates them under a client still listening,
+ * an error the test never expected.
  */
-export async function dropOwnDatabase(admin: pg.Client, name: string): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (Date.now() < deadline) {
-    const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])
-    if (rows[0]!.n === 0) break
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+export async function createBareDatabase(t: Test, prefix: string, options = ''): Promise<{ name: string; url: string }> {
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: serverUrl() })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name} ${options}`)
+  t.teardown(async () => {
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])
+      if (rows[0]!.n === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  })
+  return { name, url: withDatabase(serverUrl(), name) }
 }
