@@ -190,9 +190,13 @@ export async function visitSums(
         WHERE f.org_id = ${org} AND f.received_at >= ${p.add(request.from.toISOString())} AND f.received_at < ${p.add(request.to.toISOString())}
           AND f.visit_id IS NOT NULL AND ${botsCondition(request.bots, 'f.is_bot')} AND ${compileFilter(request.filter!, column, p.add)}`
     })
-    visitsSql = `SELECT DISTINCT b.i, v.* FROM (${branches.join(' UNION ALL ')}) m
-      JOIN unnest(${bucketStarts}::timestamptz[], ${bucketEnds}::timestamptz[]) WITH ORDINALITY b(s, e, i) ON m.received_at >= b.s AND m.received_at < b.e
-      JOIN report_visits v ON v.org_id = ${org} AND v.visit_id = m.visit_id`
+    // Distinct (bucket, visit id) pairs first, then one visit row each: made distinct after the
+    // join, every matching fact carried its visit's whole row into the sort.
+    visitsSql = `SELECT d.i, v.* FROM (
+        SELECT DISTINCT b.i, m.visit_id FROM (${branches.join(' UNION ALL ')}) m
+        JOIN unnest(${bucketStarts}::timestamptz[], ${bucketEnds}::timestamptz[]) WITH ORDINALITY b(s, e, i) ON m.received_at >= b.s AND m.received_at < b.e
+      ) d
+      JOIN report_visits v ON v.org_id = ${org} AND v.visit_id = d.visit_id`
   }
   const { rows } = await db.query(
     `SELECT i, count(*)::int AS visits, count(DISTINCT visitor_id)::int AS visitors,

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { get, HAND_MADE, reportsApp, sendHandMadeSet, settle } from './helpers.js'
+import { get, HAND_MADE, reportsApp, round, sendHandMadeSet, settle } from './helpers.js'
 
 /*
  * The hand-made set (helpers.ts), worked out by hand:
@@ -51,6 +51,25 @@ t.test('every tier-1 figure of the hand-made set, from tiles and from facts alik
   const deflection = await get(r, `/api/v1/overview?from=${from}&to=${to}&metrics=deflectionRate&compare=none`)
   t.same(deflection.body.data.deflectionRate, { value: null, reason: 'notMeasurable', ci95: null })
   t.same(deflection.body.meta.notMeasurable, ['deflectionRate'])
+})
+
+t.test('visit figures under a filter count the visits holding a matching event', async (t) => {
+  const r = await reportsApp(t)
+  const base = r.clock().getTime()
+  await sendHandMadeSet(r, base)
+  await settle(r.app)
+  const range = `from=${new Date(base - 3_600_000).toISOString()}&to=${new Date(base + 3_600_000).toISOString()}`
+  const visits = async (filter: string) => {
+    const res = await get(r, `/api/v1/overview?${range}&metrics=visits,visitors,visitClickThrough,searchesPerVisit&compare=none&f=${encodeURIComponent(filter)}`)
+    t.equal(res.status, 200)
+    return Object.fromEntries(Object.entries(res.body.data).map(([k, v]) => [k, (v as { value: unknown }).value]))
+  }
+  // vpn: visit A only (three searches of S, two clicked chains: a search and a click).
+  t.same(await visits("query == 'vpn'"), { visits: 1, visitors: 1, visitClickThrough: 1, searchesPerVisit: 3 })
+  // printer or vpn: visits A and C (C without a click); searches of S in them 3 + 2.
+  t.same(await visits("query == 'vpn' OR query == 'printer'"), { visits: 2, visitors: 2, visitClickThrough: 0.5, searchesPerVisit: 2.5 })
+  // Every event of the set is in hub Support: the bot's visit stays out, as without a filter.
+  t.same(await visits("hub == 'Support'"), { visits: 3, visitors: 3, visitClickThrough: round(2 / 3), searchesPerVisit: round(7 / 3) })
 })
 
 t.test('queries, detail, content gaps and documents of the hand-made set', async (t) => {
