@@ -133,12 +133,12 @@ WHERE cur.last_seen <= EXCLUDED.last_seen
 /** TAKEOVER_SQL on Citus, which cannot plan its correlated NOT EXISTS over a set-returning function. */
 const CITUS_TAKEOVER_SQL = `
 INSERT INTO visitors AS cur (org_id, visitor_id, visit_id, visit_started_at, first_seen, last_seen)
-SELECT org_id, visitor_id, visit_id, started_at, started_at, last_at
+SELECT t.org_id, t.visitor_id, t.visit_id, t.started_at, t.started_at, t.last_at
 FROM jsonb_to_recordset($1::jsonb) AS t(org_id text, visitor_id text, visit_id uuid, started_at timestamptz, last_at timestamptz)
 LEFT JOIN privacy_erasures pe
   ON pe.org_id = t.org_id AND pe.subject = privacy_subject('visitor', t.visitor_id) AND t.last_at < pe.erased_before
 WHERE pe.org_id IS NULL
-ORDER BY org_id, visitor_id
+ORDER BY t.org_id, t.visitor_id
 ON CONFLICT (org_id, visitor_id) DO UPDATE SET
   visit_id = EXCLUDED.visit_id,
   visit_started_at = CASE WHEN cur.visit_id = EXCLUDED.visit_id THEN cur.visit_started_at ELSE EXCLUDED.visit_started_at END,
