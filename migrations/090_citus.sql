@@ -1,13 +1,19 @@
 -- Citus (docs/citus.md). On plain PostgreSQL — the default — this migration does nothing.
 --
--- With the citus extension installed in the database (coordinator and workers registered), the
--- write side's tables are distributed by org_id, colocated, so that one organization's events,
--- visitors, idempotency keys and report inbox share a shard and the writer can store a batch of an
--- org on the node that holds it (src/store/citus.ts). Small tables every node reads (organizations, keys,
--- erasures, settings, one-row state tables) become reference tables, copied to every node. The
--- read side's facts and tiles (report_* but the inbox) stay plain tables on the coordinator: the
--- report maintenance joins them with its temporary tables (LATERAL, correlated subqueries), which
--- Citus cannot do with distributed tables; only the inbox, written with the events, is distributed.
+-- With the citus extension installed in the database (coordinator and workers registered):
+--  * events, visitors, idempotency keys and the report inbox are distributed by visitor, colocated:
+--    `shard_key` (added here, on Citus only) is the event's visitor, else its idempotency key, else
+--    its id (src/store/writer-sql.ts, shardKeySql), and visitors are distributed by visitor_id. One
+--    organization's traffic spreads over every shard, while a visitor's visit decision, its events
+--    and an event's idempotency claim stay on one shard, where the writer stores them in one
+--    statement (src/store/citus.ts). Every key keeps org_id first and gains shard_key last, as
+--    Citus wants the distribution column in every primary key;
+--  * inbenta_data_keys and quarantined_events are distributed by org_id; the read side's facts and
+--    tiles (report_* but the inbox) stay plain tables on the coordinator: the report maintenance
+--    joins them with its temporary tables (LATERAL, correlated subqueries), which Citus cannot do
+--    with distributed tables;
+--  * small tables every node reads (organizations, keys, erasures, settings, one-row state tables)
+--    become reference tables, copied to every node.
 DO $$
 DECLARE
   t text;
@@ -21,8 +27,27 @@ BEGIN
     PERFORM create_reference_table(t);
   END LOOP;
 
-  PERFORM create_distributed_table('events', 'org_id', colocate_with => 'none');
-  FOREACH t IN ARRAY ARRAY['visitors', 'idempotency_keys', 'report_inbox', 'inbenta_data_keys', 'quarantined_events'] LOOP
+  -- The shard key. Rows stored before (a database that turned to Citus) get their visitor or id;
+  -- the writer always names it; the default only serves rows others insert (a report rebuild
+  -- queueing events, a test), which then land on any shard.
+  ALTER TABLE events ADD COLUMN shard_key text;
+  UPDATE events SET shard_key = coalesce(visitor_id, event_id::text);
+  ALTER TABLE events ALTER COLUMN shard_key SET DEFAULT gen_random_uuid()::text, ALTER COLUMN shard_key SET NOT NULL;
+  ALTER TABLE events DROP CONSTRAINT events_pkey, ADD PRIMARY KEY (org_id, event_id, received_at, shard_key);
+
+  ALTER TABLE idempotency_keys ADD COLUMN shard_key text;
+  UPDATE idempotency_keys k SET shard_key = coalesce((SELECT e.visitor_id FROM events e
+    WHERE e.org_id = k.org_id AND e.event_id = k.event_id AND e.received_at = k.received_at), k.idempotency_key);
+  ALTER TABLE idempotency_keys ALTER COLUMN shard_key SET DEFAULT gen_random_uuid()::text, ALTER COLUMN shard_key SET NOT NULL;
+  ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey, ADD PRIMARY KEY (org_id, idempotency_key, shard_key);
+
+  ALTER TABLE report_inbox ADD COLUMN shard_key text NOT NULL DEFAULT gen_random_uuid()::text;
+
+  PERFORM create_distributed_table('events', 'shard_key', colocate_with => 'none');
+  PERFORM create_distributed_table('visitors', 'visitor_id', colocate_with => 'events');
+  PERFORM create_distributed_table('idempotency_keys', 'shard_key', colocate_with => 'events');
+  PERFORM create_distributed_table('report_inbox', 'shard_key', colocate_with => 'events');
+  FOREACH t IN ARRAY ARRAY['inbenta_data_keys', 'quarantined_events'] LOOP
     PERFORM create_distributed_table(t, 'org_id', colocate_with => 'events');
   END LOOP;
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { EVENT_COLUMNS, EVENT_COLUMN_TYPES } from './event-rows.js'
-import { batchStatement, type BatchTables } from './writer-sql.js'
+import { batchStatement, shardKeySql, type BatchTables } from './writer-sql.js'
 
 /*
  * Citus support (docs/citus.md). Plain PostgreSQL is the default and never runs anything here but
@@ -64,8 +64,8 @@ function functionBody(): string {
   const branches: string[] = []
   for (const idempotent of [false, true]) {
     for (const keyed of [false, true]) {
-      const local = batchStatement({ idempotent, keyed, tables: PLACEHOLDERS, json: true })
-      const distributed = batchStatement({ idempotent, keyed, erasedAntiJoin: true, json: true })
+      const local = batchStatement({ idempotent, keyed, tables: PLACEHOLDERS, json: true, shardKey: true })
+      const distributed = batchStatement({ idempotent, keyed, erasedAntiJoin: true, json: true, shardKey: true })
       if (local.includes('$q$') || distributed.includes('$q$') || /%[^1-5]/.test(local.replaceAll(/%[1-5]\$s/g, ''))) {
         throw new Error('the batch statement cannot be embedded in the Citus writer function')
       }
@@ -83,7 +83,8 @@ function functionBody(): string {
     `shard_name('${table}'::regclass, get_shard_id_for_distribution_column('${table}'${key ? `, ${key}` : ''}))`
   return `
 DECLARE
-  s_events text := ${shard(SHARD_TABLES.events, 'p_key')};
+  shard_id bigint := get_shard_id_for_distribution_column('events', p_key);
+  s_events text := shard_name('events'::regclass, shard_id);
   s_visitors text := ${shard(SHARD_TABLES.visitors, 'p_key')};
   s_keys text := ${shard(SHARD_TABLES.idempotencyKeys, 'p_key')};
   s_inbox text := ${shard(SHARD_TABLES.reportInbox, 'p_key')};
@@ -92,6 +93,14 @@ DECLARE
     AND to_regclass(s_keys) IS NOT NULL AND to_regclass(s_inbox) IS NOT NULL AND to_regclass(s_erasures) IS NOT NULL;
   result jsonb;
 BEGIN
+  -- Every event of the call must belong to p_key's shard (the caller groups them so; a shard split
+  -- since it learnt the shards would break that): otherwise, through the distributed tables.
+  IF is_local AND EXISTS (
+    SELECT 1 FROM unnest(a_visitor_id, p_keys, a_event_id) AS i(visitor_id, idempotency_key, event_id)
+    WHERE get_shard_id_for_distribution_column('events', ${shardKeySql(true)}) <> shard_id
+  ) THEN
+    is_local := false;
+  END IF;
   ${branches.join('\n  ')}
 END`
 }

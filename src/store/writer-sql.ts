@@ -72,9 +72,23 @@ export interface BatchStatementOptions extends Variant {
   erasedAntiJoin?: boolean
   /** Answer the rows as one jsonb array (a function's single result) instead of rows. */
   json?: boolean
+  /**
+   * Citus (migrations/090_citus.sql): events, idempotency keys and inbox rows carry `shard_key`,
+   * the distribution column (SHARD_KEY_SQL).
+   */
+  shardKey?: boolean
 }
 
-export function batchStatement({ idempotent, keyed, tables = TABLES, erasedAntiJoin = false, json = false }: BatchStatementOptions): string {
+/**
+ * The shard key of an event on Citus: its visitor (a visitor's visit decision and events on one
+ * shard), else its idempotency key (a retry's claim meets the first one), else the event itself.
+ * Computed the same way by shardKeyOf() in src/store/writer.ts.
+ */
+export function shardKeySql(keyed: boolean, row = 'i'): string {
+  return keyed ? `coalesce(${row}.visitor_id, ${row}.idempotency_key, ${row}.event_id::text)` : `coalesce(${row}.visitor_id, ${row}.event_id::text)`
+}
+
+export function batchStatement({ idempotent, keyed, tables = TABLES, erasedAntiJoin = false, json = false, shardKey = false }: BatchStatementOptions): string {
   const args = EVENT_COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`)
   const columns = [...EVENT_COLUMNS]
   if (keyed) {
@@ -85,6 +99,8 @@ export function batchStatement({ idempotent, keyed, tables = TABLES, erasedAntiJ
   const insertColumns = EVENT_COLUMNS.join(', ')
   const selectColumns = EVENT_COLUMNS.map((c) => (c === 'visit_id' ? 'coalesce(i.visit_id, v.visit_id)' : `i.${c}`)).join(', ')
   const source = keyed ? 'fresh' : 'input'
+  const shard = (row: string) => (shardKey ? `, ${shardKeySql(keyed, row)}` : '')
+  const withShard = shardKey ? ', shard_key' : ''
   const erasures = tables.privacyErasures
   const input = erasedAntiJoin
     ? `SELECT i.* FROM unnest(${args.join(', ')}) AS i(${columns.join(', ')})
@@ -103,8 +119,8 @@ WITH input AS (
   ${input}
 ),${keyed ? `
 keyed AS (
-  INSERT INTO ${tables.idempotencyKeys} AS k (org_id, idempotency_key, event_id, received_at)
-  SELECT org_id, idempotency_key, event_id, received_at FROM input WHERE idempotency_key IS NOT NULL
+  INSERT INTO ${tables.idempotencyKeys} AS k (org_id, idempotency_key, event_id, received_at${withShard})
+  SELECT org_id, idempotency_key, event_id, received_at${shard('input')} FROM input WHERE idempotency_key IS NOT NULL
   ON CONFLICT DO NOTHING
   RETURNING k.event_id
 ),
@@ -130,14 +146,14 @@ v AS (
   RETURNING org_id, visitor_id, visit_id
 ),
 ins AS (
-  INSERT INTO ${tables.events} (${insertColumns})
-  SELECT ${selectColumns}
+  INSERT INTO ${tables.events} (${insertColumns}${withShard})
+  SELECT ${selectColumns}${shard('i')}
   FROM ${source} i LEFT JOIN v ON v.org_id = i.org_id AND v.visitor_id = i.visitor_id
   ${idempotent ? 'ON CONFLICT DO NOTHING' : ''}
-  RETURNING org_id, event_id, received_at
+  RETURNING org_id, event_id, received_at${withShard}
 ),
 inbox AS (
-  INSERT INTO ${tables.reportInbox} (org_id, event_id, received_at) SELECT org_id, event_id, received_at FROM ins
+  INSERT INTO ${tables.reportInbox} (org_id, event_id, received_at${withShard}) SELECT org_id, event_id, received_at${withShard} FROM ins
 )
 ${json ? `SELECT coalesce(jsonb_agg(r), '[]'::jsonb) FROM (\n${answer}) r\n` : answer}`
 }

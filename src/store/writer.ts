@@ -6,6 +6,7 @@ import { HttpError } from '../errors.js'
 import { checkEvent, pgSafeJson, toColumns, toTextArray } from './event-rows.js'
 import { batchStatement } from './writer-sql.js'
 import { CITUS_WRITER_CALL, isCitus } from './citus.js'
+import { LRUCache } from 'lru-cache'
 import type { Metrics } from '../ops/metrics.js'
 import type { Spool, Segment } from './spool.js'
 import type { Quarantine } from './quarantine.js'
@@ -103,8 +104,8 @@ const STATEMENTS = {
  * the same statements with the erasure filter as an anti-join (see batchStatement).
  */
 const CITUS_REPLAY_STATEMENTS = {
-  idempotent: { text: batchStatement({ idempotent: true, keyed: false, erasedAntiJoin: true }) },
-  idempotentKeyed: { text: batchStatement({ idempotent: true, keyed: true, erasedAntiJoin: true }) },
+  idempotent: { text: batchStatement({ idempotent: true, keyed: false, erasedAntiJoin: true, shardKey: true }) },
+  idempotentKeyed: { text: batchStatement({ idempotent: true, keyed: true, erasedAntiJoin: true, shardKey: true }) },
 }
 
 /** Stores each event once, whatever is already stored: for replays and retries. */
@@ -262,9 +263,45 @@ export async function commitAcknowledged(pool: pg.Pool, events: readonly Tracked
   })
 }
 
-/** The shard key of an event on Citus: the distribution column of events (migrations/090_citus.sql). */
-function shardKey(event: TrackedEvent): string {
-  return event.orgId
+/**
+ * The shard key of an event on Citus, as the database computes it (shardKeySql): its visitor, else
+ * its idempotency key, else its id — as stored (no NUL, no lone surrogate).
+ */
+function shardKeyOf(event: TrackedEvent): string {
+  if (event.visitorId !== null && event.visitorId !== undefined) return asStored(event.visitorId)
+  if (event.idempotencyKey) return asStored(event.idempotencyKey)
+  return event.eventId
+}
+
+/*
+ * Which shard each key is on, as Citus hashes it: asked of the coordinator for the keys of a batch
+ * not seen recently (one round trip), remembered for the visitors of the last while. A split
+ * shard makes a remembered answer wrong; the writer function then sees events of another shard
+ * in its call and takes the distributed way, still correct.
+ */
+const shardCaches = new WeakMap<pg.Pool, LRUCache<string, string>>()
+
+async function shardsOf(pool: pg.Pool, keys: string[]): Promise<Map<string, string>> {
+  let shardOfKey = shardCaches.get(pool)
+  if (!shardOfKey) shardCaches.set(pool, (shardOfKey = new LRUCache<string, string>({ max: 200_000 })))
+  const shards = new Map<string, string>()
+  const unknown: string[] = []
+  for (const key of keys) {
+    const shard = shardOfKey.get(key)
+    if (shard === undefined) unknown.push(key)
+    else shards.set(key, shard)
+  }
+  if (unknown.length > 0) {
+    const { rows } = await pool.query<{ k: string; shard: string }>(
+      `SELECT k, get_shard_id_for_distribution_column('events', k)::text AS shard FROM unnest($1::text[]) k`,
+      [unknown],
+    )
+    for (const { k, shard } of rows) {
+      shardOfKey.set(k, shard)
+      shards.set(k, shard)
+    }
+  }
+  return shards
 }
 
 /** One call of the Citus writer function: the events of one shard key, on the node holding it. */
@@ -276,22 +313,25 @@ async function commitCitusGroup(pool: pg.Pool, key: string, events: readonly Tra
 }
 
 /*
- * A batch on Citus: one call of the writer function per shard key (src/store/citus.ts), each its
+ * A batch on Citus: one call of the writer function per shard (src/store/citus.ts), each its
  * own transaction on the node holding the key, all at once. Like the single statement on plain
  * PostgreSQL, a group stamped at receipt goes without ON CONFLICT, and a group that meets a stored
  * row is retried alone with it; a batch that fails part-way is retried whole by its caller, and
  * groups already committed then store nothing twice (their event ids are taken).
  */
 async function commitCitus(pool: pg.Pool, events: readonly TrackedEvent[], timeout: string): Promise<BatchResult> {
-  const groups = new Map<string, TrackedEvent[]>()
-  for (const event of events) {
-    const key = shardKey(event)
-    const group = groups.get(key)
-    if (group) group.push(event)
-    else groups.set(key, [event])
+  const keys = events.map(shardKeyOf)
+  const shards = await shardsOf(pool, [...new Set(keys)])
+  // One group per shard, called with the key of its first event.
+  const groups = new Map<string, [string, TrackedEvent[]]>()
+  for (let i = 0; i < events.length; i++) {
+    const shard = shards.get(keys[i]!)!
+    const group = groups.get(shard)
+    if (group) group[1].push(events[i]!)
+    else groups.set(shard, [keys[i]!, [events[i]!]])
   }
   const settled = await Promise.allSettled(
-    [...groups].map(async ([key, group]) => {
+    [...groups.values()].map(async ([key, group]) => {
       try {
         return await commitCitusGroup(pool, key, group, false, timeout)
       } catch (err) {
