@@ -11,6 +11,7 @@ import pg from 'pg'
 export const CITUS_TESTS = [
   // storage: the writer, its statement and migrations
   'test/foundation/writer.test.ts',
+  'test/foundation/citus.test.ts',
   'test/foundation/migrate.test.ts',
   'test/durability/idempotency.test.ts',
   'test/durability/tenants.test.ts',
