@@ -111,3 +111,42 @@ t.test('two instances on one database: one maintains, both answer the same figur
   t.same(await figures(a, base), HAND_MADE, 'figures through the first instance')
   t.same(await figures(b, base), HAND_MADE, 'and through the second')
 })
+
+t.test('searches outside any visit: chains of one, clicked by a click that comes a chunk later, equal to a full rebuild', async (t) => {
+  const r = await reportsApp(t)
+  const base = r.clock().getTime()
+  // Events with no visitor (as App Search or Inbenta log outside a session), stored as the writer would.
+  const insert = (id: string, at: number, type: string, fields: Record<string, unknown>) => {
+    const columns = ['org_id', 'event_id', 'received_at', 'protocol', 'type', ...Object.keys(fields)]
+    const values = ['acme', id, new Date(base + at), 'coveo', type, ...Object.values(fields)]
+    return r.app.db.query(
+      `WITH e AS (INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING org_id, event_id, received_at)
+       INSERT INTO report_inbox SELECT * FROM e`, values)
+  }
+  const search = (id: string, at: number, q: string, uid: string, cause: string) =>
+    insert(id, at, 'search', { query_text: q, search_query_uid: uid, action_cause: cause, number_of_results: 3, language: 'en' })
+  await search('00000000-0000-4000-8000-000000000001', 0, 'vpn', 'n1', 'searchboxSubmit')
+  await search('00000000-0000-4000-8000-000000000002', 1_000, 'v', 'n2', 'searchboxAsYouType')
+  await search('00000000-0000-4000-8000-000000000003', 2_000, 'printer', 'n3', 'facetSelect')
+  await settle(r.app)
+  const state = async () => (await r.app.db.query(
+    `SELECT s.uid, s.visit_id, s.clicks, s.partial, s.is_user, s.chain_clicked, s.abandoned, s.reformulated, s.next_q
+     FROM report_searches s WHERE s.org_id = 'acme' ORDER BY s.uid`)).rows
+  const none = { visit_id: null, partial: false, abandoned: false, reformulated: false, next_q: null }
+  t.same(await state(), [
+    { uid: 'n1', clicks: 0, is_user: true, chain_clicked: false, ...none },
+    { uid: 'n2', clicks: 0, is_user: true, chain_clicked: false, ...none },
+    { uid: 'n3', clicks: 0, is_user: false, chain_clicked: false, ...none },
+  ], 'user searches by class, none partial (no visit to follow them), none abandoned')
+
+  await insert('00000000-0000-4000-8000-000000000004', 30_000, 'click', { search_query_uid: 'n1', document_position: 1, document_id: 'kb-1' })
+  await settle(r.app)
+  const after = await state()
+  t.match(after[0], { uid: 'n1', clicks: 1, chain_clicked: true, abandoned: false }, 'the late click marks its chain clicked')
+  t.match(after[1], { uid: 'n2', clicks: 0, chain_clicked: false })
+
+  const before = await derived(r.app)
+  await rebuildOrg(r.app.db, 'acme')
+  await settle(r.app)
+  t.same(await derived(r.app), before, 'a full rebuild derives the same rows')
+})

@@ -82,15 +82,21 @@ ON CONFLICT DO NOTHING`
 
 const SUPPORT = `report_support(st.settings, e.protocol, e.type, e.event_type, e.event_value, e.extra->>'dataKey', e.document_url)`
 
-// Gap keys (a text-search parse each) are worked out once per distinct query and language of the chunk.
+// Gap keys (a text-search parse each) are worked out once per distinct query and language of the chunk:
+// OFFSET 0 keeps the planner from pulling the subquery up, which would parse once per search.
+// A new search is stored with the place in its visit it has if nothing follows it (a user search
+// unless its class or empty query say otherwise, abandoned when in a visit), which is what the
+// visit step finds for most searches of live traffic: that step then leaves the row alone, and
+// when it does change it, is_user (in an index predicate) stays as it was and the update can be HOT.
+// Outside any visit that place is final (is_user; chain_clicked is CLICK_STATS's).
 const UPSERT_SEARCHES = `
 INSERT INTO report_searches AS t (org_id, event_id, received_at, visit_id, visitor_id, protocol, uid, hub, tab, origin_level3,
-  language, device, pipeline, cause, cause_class, q, display, gap_key, nr, response_ms, is_bot, support)
+  language, device, pipeline, cause, cause_class, q, display, gap_key, nr, response_ms, is_bot, support, is_user, abandoned)
 SELECT e.org_id, e.event_id, e.received_at, e.visit_id, e.visitor_id, e.protocol, e.search_query_uid, e.origin_level1,
-  e.origin_level2, e.origin_level3, e.language, e.device_category, e.query_pipeline, e.cause,
-  coalesce(st.settings->'causeClasses'->>e.cause, report_cause_class(e.cause)),
+  e.origin_level2, e.origin_level3, e.language, e.device_category, e.query_pipeline, e.cause, c.cause_class,
   e.q, btrim(coalesce(e.query_text, '')), k.gap_key, e.number_of_results, e.response_time_ms, e.is_bot,
-  report_support(st.settings, e.protocol, e.type, e.event_type, e.event_value, e.extra->>'dataKey', e.document_url)
+  report_support(st.settings, e.protocol, e.type, e.event_type, e.event_value, e.extra->>'dataKey', e.document_url),
+  c.is_user, c.is_user AND e.visit_id IS NOT NULL
 FROM (
   SELECT DISTINCT ON (org_id, event_id) *, report_normalize_query(query_text) AS q, coalesce(action_cause, extra->>'logType') AS cause
   FROM report_new WHERE type = 'search' ORDER BY org_id, event_id, received_at
@@ -99,10 +105,14 @@ JOIN report_settings st USING (org_id)
 JOIN (
   SELECT q, language, report_gap_key(q, language) AS gap_key
   FROM (SELECT DISTINCT report_normalize_query(query_text) AS q, language FROM report_new WHERE type = 'search') d
+  OFFSET 0
 ) k ON k.q = e.q AND k.language IS NOT DISTINCT FROM e.language
+CROSS JOIN LATERAL (SELECT coalesce(st.settings->'causeClasses'->>e.cause, report_cause_class(e.cause)) AS cause_class) c0
+CROSS JOIN LATERAL (SELECT c0.cause_class, c0.cause_class IN ('manual', 'asYouType') AND e.q <> '' AS is_user) c
 ON CONFLICT (org_id, event_id) DO UPDATE SET
   cause = EXCLUDED.cause, cause_class = EXCLUDED.cause_class, q = EXCLUDED.q, display = EXCLUDED.display,
-  gap_key = EXCLUDED.gap_key, support = EXCLUDED.support`
+  gap_key = EXCLUDED.gap_key, support = EXCLUDED.support,
+  is_user = CASE WHEN t.visit_id IS NULL THEN EXCLUDED.is_user ELSE t.is_user END`
 
 const UPSERT_CLICKS = `
 INSERT INTO report_clicks AS t (org_id, event_id, received_at, visit_id, visitor_id, protocol, uid, hub, tab, language, device,
@@ -202,7 +212,11 @@ upd AS (
 )
 INSERT INTO report_touched SELECT org_id, received_at FROM upd`
 
-/** New searches, and those whose bound clicks changed: their click figures, from all their clicks. */
+/**
+ * New searches, and those whose bound clicks changed: their click figures, from all their clicks.
+ * A search outside any visit is a chain of its own (never partial, abandoned or reformulated: how
+ * it is stored), so whether its chain was clicked is decided here too.
+ */
 const CLICK_STATS = `
 WITH a AS (
   SELECT DISTINCT org_id, event_id FROM (
@@ -217,9 +231,11 @@ stats AS (
   GROUP BY s.org_id, s.event_id, s.received_at
 ),
 upd AS (
-  UPDATE report_searches s SET clicks = x.n, min_position = x.min_pos, first_click_ms = x.first_ms
+  UPDATE report_searches s SET clicks = x.n, min_position = x.min_pos, first_click_ms = x.first_ms,
+    chain_clicked = CASE WHEN s.visit_id IS NULL THEN x.n > 0 ELSE s.chain_clicked END
   FROM stats x WHERE s.org_id = x.org_id AND s.event_id = x.event_id
-    AND (s.clicks, s.min_position, s.first_click_ms) IS DISTINCT FROM (x.n, x.min_pos, x.first_ms)
+    AND ((s.clicks, s.min_position, s.first_click_ms) IS DISTINCT FROM (x.n, x.min_pos, x.first_ms)
+      OR (s.visit_id IS NULL AND s.chain_clicked <> (x.n > 0)))
   RETURNING s.org_id, s.received_at
 )
 INSERT INTO report_touched SELECT org_id, received_at FROM upd`
@@ -324,20 +340,6 @@ WITH upd AS (
 INSERT INTO report_touched SELECT org_id, received_at FROM upd`
 
 
-/** Searches outside any visit: no partials, chains of one, never abandoned or reformulated. */
-const NO_VISIT_CONTEXT = `
-WITH a AS (
-  SELECT org_id, event_id FROM report_affected UNION SELECT org_id, event_id FROM report_new WHERE type = 'search'
-),
-upd AS (
-  UPDATE report_searches t SET partial = false, is_user = (t.cause_class IN ('manual', 'asYouType') AND t.q <> ''),
-    chain_clicked = t.clicks > 0, abandoned = false, reformulated = false, next_q = NULL, next_clicked = NULL, rescue_q = NULL
-  FROM a WHERE t.org_id = a.org_id AND t.event_id = a.event_id AND t.visit_id IS NULL
-    AND (t.is_user, t.chain_clicked) IS DISTINCT FROM ((t.cause_class IN ('manual', 'asYouType') AND t.q <> ''), t.clicks > 0)
-  RETURNING t.org_id, t.received_at
-)
-INSERT INTO report_touched SELECT org_id, received_at FROM upd`
-
 /** Visit rows, recomputed whole from the facts of the visit (report_visit_events). */
 const VISIT_ROWS = `
 INSERT INTO report_visits AS t (org_id, visit_id, visitor_id, first_event_id, first_at, last_at, events, searches, user_searches,
@@ -376,6 +378,18 @@ SELECT DISTINCT org_id, date_trunc('hour', at), now() FROM (
 ) x
 ON CONFLICT (org_id, hour) DO UPDATE SET dirty_since = coalesce(h.dirty_since, EXCLUDED.dirty_since)`
 
+/*
+ * Fact tables that have more than doubled since they were last analyzed. Autovacuum analyzes them
+ * too, but only on its round (a minute apart by default): a table that grew from nothing in the
+ * meantime is planned as tiny, and a join into it becomes a scan of all its rows per event of the
+ * chunk. Doubling makes this happen a few dozen times in a table's life.
+ */
+const GROWN_FACTS = `
+SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+WHERE s.schemaname = current_schema()
+  AND s.relname IN ('report_searches', 'report_clicks', 'report_others', 'report_visits')
+  AND s.n_live_tup > 2 * greatest(c.reltuples, 0) + 1000`
+
 export interface ChunkResult {
   taken: number
   /** When the chunk was taken off the inbox (every event committed before then was visible). */
@@ -384,6 +398,7 @@ export interface ChunkResult {
 
 /** Apply one chunk of at most `limit` queued events. Runs in its own transaction on `client`. */
 export async function applyChunk(client: pg.ClientBase, limit: number): Promise<ChunkResult> {
+  for (const { relname } of (await client.query<{ relname: string }>(GROWN_FACTS)).rows) await client.query(`ANALYZE ${relname}`)
   await client.query('BEGIN')
   try {
     const { rows } = await client.query<{ taken: number; started: Date }>((await isCitus(client)) ? TAKE_CHUNK_CITUS : TAKE_CHUNK, [limit])
@@ -414,7 +429,6 @@ export async function applyChunk(client: pg.ClientBase, limit: number): Promise<
       await client.query('SET LOCAL enable_nestloop = on')
       await client.query('ANALYZE report_ctx_result')
       await client.query(APPLY_VISIT_CONTEXT)
-      await client.query(NO_VISIT_CONTEXT)
       await client.query(VISIT_ROWS)
       await client.query(MARK_DIRTY)
       await client.query(
