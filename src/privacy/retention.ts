@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import { withClient } from '../store/client.js'
+import { isCitus } from '../store/citus.js'
 import { eventPartitions } from './erase.js'
 import { readAllSettings } from './settings.js'
 
@@ -177,8 +178,12 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
 
 /** The oldest raw event of each org (an index probe per org and partition). */
 export async function oldestEvents(db: pg.Pool): Promise<Map<string, Date>> {
+  // Citus (docs/citus.md) cannot correlate a subquery over distributed events with a reference
+  // table: there, one aggregate over every shard.
   const { rows } = await db.query<{ org_id: string; oldest: Date | null }>(
-    'SELECT o.org_id, (SELECT min(received_at) FROM events e WHERE e.org_id = o.org_id) AS oldest FROM organizations o',
+    (await isCitus(db))
+      ? 'SELECT org_id, min(received_at) AS oldest FROM events GROUP BY org_id'
+      : 'SELECT o.org_id, (SELECT min(received_at) FROM events e WHERE e.org_id = o.org_id) AS oldest FROM organizations o',
   )
   return new Map(rows.filter((r) => r.oldest !== null).map((r) => [r.org_id, r.oldest!]))
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import type pg from 'pg'
 import { withClient } from './client.js'
+import { ensureCitusWriter, isCitus } from './citus.js'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
@@ -61,6 +62,11 @@ export async function migrate(
         }
         applied.push(file)
         log?.info({ migration: file }, 'migration applied')
+      }
+      // Citus only (docs/citus.md): the writer's function, distributed with events, made from the
+      // statement of this version of the service.
+      if (await isCitus(client)) {
+        if (await ensureCitusWriter(client)) log?.info('Citus writer function created')
       }
       return { applied, alreadyApplied: done.size }
     } finally {

@@ -3,7 +3,10 @@ import type pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { TrackedEvent } from '../events/event.js'
 import { HttpError } from '../errors.js'
-import { EVENT_COLUMNS, EVENT_COLUMN_TYPES, checkEvent, pgSafeJson, toColumns, toTextArray } from './event-rows.js'
+import { checkEvent, pgSafeJson, toColumns, toTextArray } from './event-rows.js'
+import { batchStatement } from './writer-sql.js'
+import { CITUS_WRITER_CALL, isCitus } from './citus.js'
+import { LRUCache } from 'lru-cache'
 import type { Metrics } from '../ops/metrics.js'
 import type { Spool, Segment } from './spool.js'
 import type { Quarantine } from './quarantine.js'
@@ -82,109 +85,6 @@ interface Pending {
 
 const UNIQUE_VIOLATION = '23505'
 
-interface Variant {
-  /** ON CONFLICT DO NOTHING on the events insert (replays, retries). */
-  idempotent: boolean
-  /** The batch carries idempotency keys (one more array parameter). */
-  keyed: boolean
-}
-
-/*
- * One statement per batch, so one transaction and one round trip:
- *  1. the batch's events, one typed array per column, zipped back into rows by unnest;
- *  2. (keyed) each idempotency key claimed in `idempotency_keys`; an event whose key is taken —
- *     by an earlier attempt, another instance, or an event before it in this batch — is left out.
- *     Two transactions claiming one key serialize on its primary key: exactly once;
- *  3. one upsert of the visitors seen in it (events without a preset visit): a visitor whose last
- *     event is older than the timeout gets a new visit id; otherwise the current one is kept. The
- *     database decides, so every instance agrees. Rows are sorted so concurrent batches lock
- *     visitors in the same order and cannot deadlock;
- *  4. the events, with their visit ids; with `idempotent`, ON CONFLICT DO NOTHING, as the event
- *     id is the idempotency key of a replay;
- *  5. the keys of the events inserted, queued for the report maintenance (reports/) in the same
- *     transaction, so they become visible to it exactly when the events do.
- * It answers the visit of each visitor, then one row with the count inserted and the event ids
- * left out for a taken key.
- */
-/*
- * Privacy hook (src/privacy/erase.ts, docs/privacy.md): the events of a person erased after they
- * were received are left out here, in every statement that stores events — live batches, spool
- * replays, quarantine re-drives — so an erasure recorded while they waited in the spool, in memory
- * or in a transaction in flight still applies when they reach the database. Left out before the
- * idempotency keys and the visitors upsert, so nothing of them is stored. The first EXISTS is
- * uncorrelated (evaluated once per statement) and short-circuits the rest: while no erasure is
- * recorded (erasures are kept 30 days) a batch pays nothing per row; otherwise two digests and an
- * index probe per event of an org with erasures. `privacy_subject` is the erasure's digest.
- */
-const ERASED_FILTER = `WHERE NOT (
-    EXISTS (SELECT 1 FROM privacy_erasures)
-    AND EXISTS (
-      SELECT 1 FROM privacy_erasures pe
-      WHERE pe.org_id = i.org_id AND i.received_at < pe.erased_before
-        AND pe.subject IN (privacy_subject('visitor', i.visitor_id), privacy_subject('user', i.username))
-    )
-  )`
-
-function batchStatement({ idempotent, keyed }: Variant): string {
-  const args = EVENT_COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`)
-  const columns = [...EVENT_COLUMNS]
-  if (keyed) {
-    args.push(`$${args.length + 1}::text[]`)
-    columns.push('idempotency_key')
-  }
-  const timeout = `$${args.length + 1}::interval`
-  const insertColumns = EVENT_COLUMNS.join(', ')
-  const selectColumns = EVENT_COLUMNS.map((c) => (c === 'visit_id' ? 'coalesce(i.visit_id, v.visit_id)' : `i.${c}`)).join(', ')
-  const source = keyed ? 'fresh' : 'input'
-  return `
-WITH input AS (
-  SELECT * FROM unnest(${args.join(', ')}) AS i(${columns.join(', ')})
-  ${ERASED_FILTER}
-),${keyed ? `
-keyed AS (
-  INSERT INTO idempotency_keys AS k (org_id, idempotency_key, event_id, received_at)
-  SELECT org_id, idempotency_key, event_id, received_at FROM input WHERE idempotency_key IS NOT NULL
-  ON CONFLICT DO NOTHING
-  RETURNING k.event_id
-),
-fresh AS (
-  SELECT * FROM input WHERE idempotency_key IS NULL OR event_id IN (SELECT event_id FROM keyed)
-),` : ''}
-seen AS (
-  SELECT org_id, visitor_id, min(received_at) AS first_at, max(received_at) AS last_at
-  FROM ${source}
-  WHERE visitor_id IS NOT NULL AND visit_id IS NULL
-  GROUP BY org_id, visitor_id
-),
-v AS (
-  INSERT INTO visitors AS cur (org_id, visitor_id, visit_id, visit_started_at, first_seen, last_seen)
-  SELECT org_id, visitor_id, gen_random_uuid(), first_at, first_at, last_at
-  FROM seen ORDER BY org_id, visitor_id
-  ON CONFLICT (org_id, visitor_id) DO UPDATE SET
-    visit_id = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${timeout}
-                    THEN EXCLUDED.visit_id ELSE cur.visit_id END,
-    visit_started_at = CASE WHEN EXCLUDED.first_seen - cur.last_seen > ${timeout}
-                    THEN EXCLUDED.first_seen ELSE cur.visit_started_at END,
-    last_seen = GREATEST(cur.last_seen, EXCLUDED.last_seen)
-  RETURNING org_id, visitor_id, visit_id
-),
-ins AS (
-  INSERT INTO events (${insertColumns})
-  SELECT ${selectColumns}
-  FROM ${source} i LEFT JOIN v ON v.org_id = i.org_id AND v.visitor_id = i.visitor_id
-  ${idempotent ? 'ON CONFLICT DO NOTHING' : ''}
-  RETURNING org_id, event_id, received_at
-),
-inbox AS (
-  INSERT INTO report_inbox (org_id, event_id, received_at) SELECT org_id, event_id, received_at FROM ins
-)
-SELECT v.org_id, v.visitor_id, v.visit_id::text, NULL::int AS inserted, NULL::text[] AS duplicates FROM v
-UNION ALL
-SELECT NULL, NULL, NULL, (SELECT count(*) FROM ins)::int,
-  ${keyed ? '(SELECT array_agg(event_id::text) FROM input WHERE idempotency_key IS NOT NULL AND event_id NOT IN (SELECT event_id FROM keyed))' : 'NULL::text[]'}
-`
-}
-
 /*
  * For batches of events stamped at receipt by this process. The primary key is (org_id,
  * event_id, received_at) and the id is a UUID v7 drawn moments ago, so such a batch cannot meet
@@ -197,6 +97,15 @@ const STATEMENTS = {
   fastKeyed: { name: 'searchtrack_batch_keyed', text: batchStatement({ idempotent: false, keyed: true }) },
   idempotent: { name: 'searchtrack_idempotent_batch', text: batchStatement({ idempotent: true, keyed: false }) },
   idempotentKeyed: { name: 'searchtrack_idempotent_batch_keyed', text: batchStatement({ idempotent: true, keyed: true }) },
+}
+
+/*
+ * On Citus, replays (commitAcknowledged) run in one transaction through the distributed tables:
+ * the same statements with the erasure filter as an anti-join (see batchStatement).
+ */
+const CITUS_REPLAY_STATEMENTS = {
+  idempotent: { text: batchStatement({ idempotent: true, keyed: false, erasedAntiJoin: true, shardKey: true }) },
+  idempotentKeyed: { text: batchStatement({ idempotent: true, keyed: true, erasedAntiJoin: true, shardKey: true }) },
 }
 
 /** Stores each event once, whatever is already stored: for replays and retries. */
@@ -215,6 +124,22 @@ FROM jsonb_to_recordset($1::jsonb) AS t(org_id text, visitor_id text, visit_id u
 WHERE NOT EXISTS (SELECT 1 FROM privacy_erasures pe
   WHERE pe.org_id = t.org_id AND pe.subject = privacy_subject('visitor', t.visitor_id) AND t.last_at < pe.erased_before)
 ORDER BY org_id, visitor_id
+ON CONFLICT (org_id, visitor_id) DO UPDATE SET
+  visit_id = EXCLUDED.visit_id,
+  visit_started_at = CASE WHEN cur.visit_id = EXCLUDED.visit_id THEN cur.visit_started_at ELSE EXCLUDED.visit_started_at END,
+  last_seen = EXCLUDED.last_seen
+WHERE cur.last_seen <= EXCLUDED.last_seen
+`
+
+/** TAKEOVER_SQL on Citus, which cannot plan its correlated NOT EXISTS over a set-returning function. */
+const CITUS_TAKEOVER_SQL = `
+INSERT INTO visitors AS cur (org_id, visitor_id, visit_id, visit_started_at, first_seen, last_seen)
+SELECT t.org_id, t.visitor_id, t.visit_id, t.started_at, t.started_at, t.last_at
+FROM jsonb_to_recordset($1::jsonb) AS t(org_id text, visitor_id text, visit_id uuid, started_at timestamptz, last_at timestamptz)
+LEFT JOIN privacy_erasures pe
+  ON pe.org_id = t.org_id AND pe.subject = privacy_subject('visitor', t.visitor_id) AND t.last_at < pe.erased_before
+WHERE pe.org_id IS NULL
+ORDER BY t.org_id, t.visitor_id
 ON CONFLICT (org_id, visitor_id) DO UPDATE SET
   visit_id = EXCLUDED.visit_id,
   visit_started_at = CASE WHEN cur.visit_id = EXCLUDED.visit_id THEN cur.visit_started_at ELSE EXCLUDED.visit_started_at END,
@@ -278,9 +203,11 @@ interface BatchResult {
 
 const NO_DUPLICATES: ReadonlySet<string> = new Set()
 
-function statementFor(events: readonly TrackedEvent[], idempotent: boolean, timeout: string) {
+function statementFor(events: readonly TrackedEvent[], idempotent: boolean, timeout: string, citus = false) {
   const keyed = events.some((e) => e.idempotencyKey)
-  const statement = idempotent ? (keyed ? STATEMENTS.idempotentKeyed : STATEMENTS.idempotent) : keyed ? STATEMENTS.fastKeyed : STATEMENTS.fast
+  const statement = citus
+    ? keyed ? CITUS_REPLAY_STATEMENTS.idempotentKeyed : CITUS_REPLAY_STATEMENTS.idempotent
+    : idempotent ? (keyed ? STATEMENTS.idempotentKeyed : STATEMENTS.idempotent) : keyed ? STATEMENTS.fastKeyed : STATEMENTS.fast
   const values: unknown[] = toColumns(events)
   if (keyed) values.push(toTextArray(events.map((e) => e.idempotencyKey)))
   values.push(timeout)
@@ -305,6 +232,7 @@ function toResult(rows: BatchRow[]): BatchResult {
 export async function commitAcknowledged(pool: pg.Pool, events: readonly TrackedEvent[], visitTimeoutMinutes: number): Promise<BatchResult> {
   const timeout = `${visitTimeoutMinutes * 60} seconds`
   const provisional = visitSpans(events, (e) => e.visitProvisional === true)
+  const citus = await isCitus(pool)
   return withClient(pool, async (client) => {
     await client.query('BEGIN')
     try {
@@ -316,7 +244,7 @@ export async function commitAcknowledged(pool: pg.Pool, events: readonly Tracked
           if (visit !== undefined) e.visitId = visit
         }
       }
-      const result = toResult((await client.query<BatchRow>(statementFor(events, true, timeout))).rows)
+      const result = toResult((await client.query<BatchRow>(statementFor(events, true, timeout, citus))).rows)
       // One row per visitor (an upsert may touch a row once): the visit it was last seen in.
       const latest = new Map<string, VisitSpan>()
       for (const span of visitSpans(events, () => true)) {
@@ -325,7 +253,7 @@ export async function commitAcknowledged(pool: pg.Pool, events: readonly Tracked
         if (!known || span.last_at > known.last_at) latest.set(key, span)
       }
       const takeover = [...latest.values()].map((s) => ({ ...s, started_at: s.first_at }))
-      if (takeover.length > 0) await client.query(TAKEOVER_SQL, [pgSafeJson(JSON.stringify(takeover))])
+      if (takeover.length > 0) await client.query(citus ? CITUS_TAKEOVER_SQL : TAKEOVER_SQL, [pgSafeJson(JSON.stringify(takeover))])
       await client.query('COMMIT')
       return result
     } catch (err) {
@@ -333,6 +261,100 @@ export async function commitAcknowledged(pool: pg.Pool, events: readonly Tracked
       throw err
     }
   })
+}
+
+/**
+ * The shard key of an event on Citus, as the database computes it (shardKeySql): its visitor, else
+ * its idempotency key, else its id — as stored (no NUL, no lone surrogate).
+ */
+function shardKeyOf(event: TrackedEvent): string {
+  if (event.visitorId !== null && event.visitorId !== undefined) return asStored(event.visitorId)
+  if (event.idempotencyKey) return asStored(event.idempotencyKey)
+  return event.eventId
+}
+
+/*
+ * Which shard each key is on, as Citus hashes it: asked of the coordinator for the keys of a batch
+ * not seen recently (one round trip), remembered for the visitors of the last while. A split
+ * shard makes a remembered answer wrong; the writer function then sees events of another shard
+ * in its call and takes the distributed way, still correct.
+ */
+const shardCaches = new WeakMap<pg.Pool, LRUCache<string, string>>()
+
+async function shardsOf(pool: pg.Pool, keys: string[]): Promise<Map<string, string>> {
+  let shardOfKey = shardCaches.get(pool)
+  if (!shardOfKey) shardCaches.set(pool, (shardOfKey = new LRUCache<string, string>({ max: 200_000 })))
+  const shards = new Map<string, string>()
+  const unknown: string[] = []
+  for (const key of keys) {
+    const shard = shardOfKey.get(key)
+    if (shard === undefined) unknown.push(key)
+    else shards.set(key, shard)
+  }
+  if (unknown.length > 0) {
+    const { rows } = await pool.query<{ k: string; shard: string }>(
+      `SELECT k, get_shard_id_for_distribution_column('events', k)::text AS shard FROM unnest($1::text[]) k`,
+      [unknown],
+    )
+    for (const { k, shard } of rows) {
+      shardOfKey.set(k, shard)
+      shards.set(k, shard)
+    }
+  }
+  return shards
+}
+
+/** One call of the Citus writer function: the events of one shard key, on the node holding it. */
+async function commitCitusGroup(pool: pg.Pool, key: string, events: readonly TrackedEvent[], idempotent: boolean, timeout: string): Promise<BatchRow[]> {
+  const keyed = events.some((e) => e.idempotencyKey)
+  const values: unknown[] = [key, idempotent, ...toColumns(events), keyed ? toTextArray(events.map((e) => e.idempotencyKey)) : null, timeout]
+  const { rows } = await pool.query<{ r: BatchRow[] }>({ text: CITUS_WRITER_CALL, values })
+  return rows[0]!.r
+}
+
+/*
+ * A batch on Citus: one call of the writer function per shard (src/store/citus.ts), each its
+ * own transaction on the node holding the key, all at once. Like the single statement on plain
+ * PostgreSQL, a group stamped at receipt goes without ON CONFLICT, and a group that meets a stored
+ * row is retried alone with it; a batch that fails part-way is retried whole by its caller, and
+ * groups already committed then store nothing twice (their event ids are taken).
+ */
+async function commitCitus(pool: pg.Pool, events: readonly TrackedEvent[], timeout: string): Promise<BatchResult> {
+  const keys = events.map(shardKeyOf)
+  const shards = await shardsOf(pool, [...new Set(keys)])
+  // One group per shard, called with the key of its first event.
+  const groups = new Map<string, [string, TrackedEvent[]]>()
+  for (let i = 0; i < events.length; i++) {
+    const shard = shards.get(keys[i]!)!
+    const group = groups.get(shard)
+    if (group) group[1].push(events[i]!)
+    else groups.set(shard, [keys[i]!, [events[i]!]])
+  }
+  const settled = await Promise.allSettled(
+    [...groups.values()].map(async ([key, group]) => {
+      try {
+        return await commitCitusGroup(pool, key, group, false, timeout)
+      } catch (err) {
+        if (sqlState(err) !== UNIQUE_VIOLATION) throw err
+        return commitCitusGroup(pool, key, group, true, timeout)
+      }
+    }),
+  )
+  const failed = settled.find((s) => s.status === 'rejected')
+  if (failed) throw failed.reason
+  const rows: BatchRow[] = []
+  let inserted = 0
+  let duplicates: Set<string> | undefined
+  for (const s of settled) {
+    for (const row of (s as PromiseFulfilledResult<BatchRow[]>).value) {
+      if (row.org_id !== null) rows.push(row)
+      else {
+        inserted += row.inserted ?? 0
+        if (row.duplicates?.length) for (const id of row.duplicates) (duplicates ??= new Set()).add(id)
+      }
+    }
+  }
+  return { rows, inserted, duplicates: duplicates ?? NO_DUPLICATES }
 }
 
 /** Visits remembered for outages: enough for the visitors active in the last half hour. */
@@ -363,6 +385,8 @@ export class EventWriter {
   /** Each visitor's last visit, and whether the database has seen it (not when made up in an outage). */
   private readonly visits = new Map<string, { visitId: string; lastSeen: number; provisional: boolean }>()
   private identityPolicy: IdentityPolicy | undefined
+  /** Whether the database is Citus: asked once, at the first batch. */
+  private citus: boolean | undefined
 
   /** `pool` should be the writer's own: its size is `concurrency` plus one for the replay. */
   constructor(
@@ -698,6 +722,8 @@ export class EventWriter {
   }
 
   private async commit(events: TrackedEvent[]): Promise<BatchResult> {
+    this.citus ??= await isCitus(this.pool)
+    if (this.citus) return commitCitus(this.pool, events, this.timeout)
     // Named statements are parsed and planned once per connection: planning this CTE cost about
     // as much as executing it for small batches (writer bench, 1 event x 50 writers: +37-55 %).
     try {

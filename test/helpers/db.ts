@@ -24,9 +24,11 @@ export async function createTestDatabase(t: Test): Promise<string> {
   const name = `st_test_${process.pid}_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: serverUrl() })
   await admin.connect()
+  const citus = await citusNodes(admin)
   await admin.query(`CREATE DATABASE ${name}`)
   await admin.end()
   const url = withDatabase(serverUrl(), name)
+  if (citus) await makeCitusDatabase(name, url, citus)
   const pool = new pg.Pool({ connectionString: url, max: 1 })
   await migrate(pool)
   await pool.end()
@@ -35,8 +37,66 @@ export async function createTestDatabase(t: Test): Promise<string> {
     await client.connect()
     await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
     await client.end()
+    for (const worker of citus?.workers ?? []) await onNode(worker, serverUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
   })
   return url
+}
+
+interface CitusNodes {
+  coordinator: { host: string; port: number }
+  workers: Array<{ host: string; port: number }>
+}
+
+/**
+ * The Citus cluster behind the suite's server (`npm run test:citus`): its coordinator and workers,
+ * as registered in the server's own database; null on plain PostgreSQL, where nothing changes.
+ */
+async function citusNodes(admin: pg.Client): Promise<CitusNodes | null> {
+  const { rows } = await admin.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`)
+  if (rows.length === 0) return null
+  const nodes = (await admin.query<{ nodename: string; nodeport: number; groupid: number }>(
+    `SELECT nodename, nodeport, groupid FROM pg_dist_node WHERE noderole = 'primary' AND isactive ORDER BY groupid`)).rows
+  const coordinator = nodes.find((n) => n.groupid === 0)
+  const u = new URL(serverUrl())
+  return {
+    coordinator: coordinator ? { host: coordinator.nodename, port: coordinator.nodeport } : { host: u.hostname, port: Number(u.port || 5432) },
+    workers: nodes.filter((n) => n.groupid !== 0).map((n) => ({ host: n.nodename, port: n.nodeport })),
+  }
+}
+
+async function onNode(node: { host: string; port: number }, url: string, sql: string): Promise<void> {
+  const u = new URL(url)
+  u.hostname = node.host
+  u.port = String(node.port)
+  const client = new pg.Client({ connectionString: u.toString() })
+  await client.connect()
+  try {
+    await client.query(sql)
+  } finally {
+    await client.end()
+  }
+}
+
+/** The new database on every worker too, with the extension, and the workers registered in it. */
+async function makeCitusDatabase(name: string, url: string, nodes: CitusNodes): Promise<void> {
+  for (const worker of nodes.workers) {
+    await onNode(worker, serverUrl(), `CREATE DATABASE ${name}`)
+    await onNode(worker, withDatabase(serverUrl(), name), 'CREATE EXTENSION citus')
+  }
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query('CREATE EXTENSION citus')
+    // Fewer shards than the default 32: every test file distributes some ten tables.
+    await client.query(`ALTER DATABASE ${name} SET citus.shard_count = 4`)
+    // The tests' own checks join events by org (not the shard key): let Citus repartition them.
+    await client.query(`ALTER DATABASE ${name} SET citus.enable_repartition_joins = on`)
+    await client.query('SET citus.shard_count = 4')
+    await client.query('SELECT citus_set_coordinator_host($1, $2)', [nodes.coordinator.host, nodes.coordinator.port])
+    for (const worker of nodes.workers) await client.query('SELECT citus_add_node($1, $2)', [worker.host, worker.port])
+  } finally {
+    await client.end()
+  }
 }
 
 /**

@@ -43,8 +43,10 @@ export class DataKeyStore {
 
   async set(orgId: string, dataKey: string, priority: number): Promise<void> {
     await this.pool.query(
-      `INSERT INTO inbenta_data_keys (org_id, data_key, priority) VALUES ($1, $2, $3)
-       ON CONFLICT (org_id, data_key) DO UPDATE SET priority = EXCLUDED.priority, updated_at = now()`,
+      // The time comes in the row, not in the update: Citus takes only immutable expressions in
+      // DO UPDATE SET, and evaluates now() in VALUES before routing the row.
+      `INSERT INTO inbenta_data_keys (org_id, data_key, priority, updated_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (org_id, data_key) DO UPDATE SET priority = EXCLUDED.priority, updated_at = EXCLUDED.updated_at`,
       [orgId, dataKey, priority],
     )
   }

@@ -113,6 +113,10 @@ export async function summarizeResults(
   priorities: Map<string, number>,
   options: { sessionsWithDataKeyPrefix?: string } = {},
 ): Promise<ResultsSummary> {
+  // Without a prefix the filter is left out of the text rather than made true by a NULL $5: Citus
+  // 13.2, reading events over several shards, drops the CTE's result that the pruned subquery
+  // would have read and answers no session at all (docs/citus.md).
+  const prefix = options.sessionsWithDataKeyPrefix ?? null
   const { rows } = await pool.query<{ data_key: string | null; priority: number | null; sessions: number }>(
     `WITH actions AS (
        SELECT visit_id, received_at, event_id, extra->>'dataKey' AS data_key
@@ -122,7 +126,7 @@ export async function summarizeResults(
      ),
      -- Only the sessions holding an action whose data key starts with $5 (contact sessions), when given.
      kept AS (
-       SELECT * FROM actions a WHERE $5::text IS NULL OR a.visit_id IN (SELECT visit_id FROM actions WHERE starts_with(data_key, $5::text))
+       ${prefix === null ? 'SELECT * FROM actions' : 'SELECT * FROM actions a WHERE a.visit_id IN (SELECT visit_id FROM actions WHERE starts_with(data_key, $5::text))'}
      ),
      priority AS (
        SELECT key AS data_key, value::int AS priority FROM jsonb_each_text($4::jsonb) WHERE value::int > 0
@@ -135,7 +139,7 @@ export async function summarizeResults(
      SELECT data_key, priority, count(*)::int AS sessions FROM results GROUP BY data_key, priority
      UNION ALL
      SELECT NULL, NULL, count(DISTINCT visit_id)::int FROM kept`,
-    [orgId, from, to, JSON.stringify(Object.fromEntries(priorities)), options.sessionsWithDataKeyPrefix ?? null],
+    [orgId, from, to, JSON.stringify(Object.fromEntries(priorities)), ...(prefix === null ? [] : [prefix])],
   )
   const total = rows.find((r) => r.data_key === null)?.sessions ?? 0
   const results = rows

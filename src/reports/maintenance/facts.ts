@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { isCitus } from '../../store/citus.js'
 
 /*
  * From queued events to facts, one bounded chunk per transaction, all set-based SQL. Taking the
@@ -27,6 +28,17 @@ CREATE TEMP TABLE IF NOT EXISTS report_ctx_result (org_id text, event_id uuid, p
 const TAKE_CHUNK = `
 WITH taken AS (
   DELETE FROM report_inbox WHERE ctid = ANY (ARRAY(SELECT ctid FROM report_inbox LIMIT $1))
+  RETURNING org_id, event_id, received_at
+), kept AS (
+  INSERT INTO report_chunk SELECT DISTINCT org_id, event_id, received_at FROM taken RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken)::int AS taken, statement_timestamp() AS started`
+
+// Citus (docs/citus.md): a ctid names a row of one shard only. The chunk's keys are chosen first,
+// then deleted on every shard; the inbox has no unique key, so a key queued twice goes at once.
+const TAKE_CHUNK_CITUS = `
+WITH taken AS (
+  DELETE FROM report_inbox WHERE (org_id, event_id, received_at) IN (SELECT org_id, event_id, received_at FROM report_inbox LIMIT $1)
   RETURNING org_id, event_id, received_at
 ), kept AS (
   INSERT INTO report_chunk SELECT DISTINCT org_id, event_id, received_at FROM taken RETURNING 1
@@ -389,7 +401,7 @@ export async function applyChunk(client: pg.ClientBase, limit: number): Promise<
   for (const { relname } of (await client.query<{ relname: string }>(GROWN_FACTS)).rows) await client.query(`ANALYZE ${relname}`)
   await client.query('BEGIN')
   try {
-    const { rows } = await client.query<{ taken: number; started: Date }>(TAKE_CHUNK, [limit])
+    const { rows } = await client.query<{ taken: number; started: Date }>((await isCitus(client)) ? TAKE_CHUNK_CITUS : TAKE_CHUNK, [limit])
     const taken = rows[0]!.taken
     const startedAt = rows[0]!.started
     if (taken > 0) {

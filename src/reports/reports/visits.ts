@@ -6,6 +6,7 @@ import { compileFilter, type FilterNode } from '../filter.js'
 import { FACT_TABLES, type FactTable } from '../measures.js'
 import type { Scope } from '../params.js'
 import { readSession, sessionResult, summarizeResults } from '../../protocols/inbenta/reports.js'
+import { isCitus } from '../../store/citus.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const TABLES: FactTable[] = ['searches', 'clicks', 'others']
@@ -35,15 +36,31 @@ export async function visitRows(
   ]
   if (scope.filter) conditions.push(`v.visit_id IN (${matchingVisits(p, scope, scope.filter)})`)
   if (exclude) conditions.push(`v.visit_id NOT IN (${matchingVisits(p, scope, exclude)})`)
+  // Citus (docs/citus.md) cannot join the coordinator's report_visits with distributed events:
+  // there, each visit's first event is read by its keys in a second query.
+  const citus = await isCitus(db)
   const { rows } = await db.query(
-    `SELECT v.visit_id::text AS "visitId", v.visitor_id AS visitor, CASE WHEN e.anonymous THEN NULL ELSE e.username END AS "user",
+    `SELECT v.visit_id::text AS "visitId", v.visitor_id AS visitor, ${citus ? 'NULL::text' : 'CASE WHEN e.anonymous THEN NULL ELSE e.username END'} AS "user",
        v.first_at AS start, v.last_at AS "end", v.events, v.searches, v.clicks, v.first_query AS "firstQuery", v.hubs, v.ticket
+       ${citus ? ', v.first_event_id::text AS first_event_id' : ''}
      FROM report_visits v
-     LEFT JOIN events e ON e.org_id = v.org_id AND e.event_id = v.first_event_id AND e.received_at = v.first_at
+     ${citus ? '' : 'LEFT JOIN events e ON e.org_id = v.org_id AND e.event_id = v.first_event_id AND e.received_at = v.first_at'}
      WHERE ${conditions.join(' AND ')}
      ORDER BY ${order} ${direction.toUpperCase()}, v.visit_id OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`,
     p.values,
   )
+  if (citus && rows.length > 0) {
+    const { rows: users } = await db.query(
+      `SELECT e.event_id::text, e.received_at, CASE WHEN e.anonymous THEN NULL ELSE e.username END AS "user" FROM events e
+       WHERE e.org_id = $1 AND (e.event_id, e.received_at) IN (SELECT * FROM unnest($2::uuid[], $3::timestamptz[]))`,
+      [scope.orgId, rows.map((r) => r.first_event_id), rows.map((r) => r.start)],
+    )
+    const user = new Map(users.map((u) => [`${u.event_id}/${(u.received_at as Date).getTime()}`, u.user]))
+    for (const r of rows) {
+      r.user = user.get(`${r.first_event_id}/${(r.start as Date).getTime()}`) ?? null
+      delete r.first_event_id
+    }
+  }
   const results = await sessionResults(db, scope.orgId, rows.map((r) => r.visitId as string), priorities)
   return rows.map((r) => ({
     ...r, start: (r.start as Date).toISOString(), end: (r.end as Date).toISOString(), result: results.get(r.visitId) ?? null,
