@@ -7,9 +7,10 @@ import { batchStatement, shardKeySql, type BatchTables } from './writer-sql.js'
  * Citus support (docs/citus.md). Plain PostgreSQL is the default and never runs anything here but
  * the one query that finds Citus missing.
  *
- * On Citus the tables are distributed by org_id (migrations/090_citus.sql), so a batch splits into
- * one group per shard key (today: per org). Each group is stored by a call of the writer function
- * below, distributed with the events table (create_distributed_function, distribution argument
+ * On Citus the write side is distributed by visitor (migrations/090_citus.sql: `shard_key`), so a
+ * batch splits into one group per shard (src/store/writer.ts, commitCitus). Each group is
+ * stored by a call of the writer function below, distributed with the events table
+ * (create_distributed_function, distribution argument
  * `p_key`): the coordinator delegates the call to the node holding that key's shard, without
  * planning anything of the batch, and the function runs there the writer's own single statement
  * of plain PostgreSQL — the same text, on the local shards of events, visitors, idempotency_keys
