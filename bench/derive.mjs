@@ -7,7 +7,8 @@
 // how fresh the reports stay under ingest and how much of the machine the maintenance takes.
 // Prints one JSON document on stdout (events/s overall and after the first tenth, when the fact
 // tables are no longer nearly empty; the statements that took most time); progress on stderr.
-//   BENCH_EVENTS (default 200,000), BENCH_SEED (default 20261201), REPORTS_CHUNK_EVENTS.
+//   BENCH_EVENTS (default 200,000), BENCH_SEED (default 20261201), REPORTS_CHUNK_EVENTS,
+//   BENCH_PG_OPTIONS (the connection's startup options; default: the maintenance's own).
 import { performance } from 'node:perf_hooks'
 import { cpus, loadavg, totalmem } from 'node:os'
 import path from 'node:path'
@@ -28,6 +29,7 @@ const { migrate } = await import(path.join(root, 'dist/store/migrate.js'))
 const { KeyStore } = await import(path.join(root, 'dist/auth/keys.js'))
 const { applyChunk, SETUP_SQL } = await import(path.join(root, 'dist/reports/maintenance/facts.js'))
 const { buildTiles, TILES_SETUP_SQL } = await import(path.join(root, 'dist/reports/maintenance/tiles.js'))
+const { sessionOptions } = await import(path.join(root, 'dist/store/client.js'))
 
 /** A statement's name in the breakdown: its first words, whitespace folded. */
 const label = (sql) => sql.replace(/\s+/g, ' ').trim().slice(0, 90)
@@ -40,7 +42,8 @@ try {
   await new KeyStore(pool).createOrg('bench', 'Benchmark')
   await pool.end()
 
-  const client = new pg.Client({ connectionString: db.url })
+  // The maintenance's own session options (JIT off); BENCH_PG_OPTIONS replaces them, to compare.
+  const client = new pg.Client({ connectionString: db.url, options: process.env.BENCH_PG_OPTIONS ?? sessionOptions() })
   await client.connect()
   let started = performance.now()
   const lines = []

@@ -32,8 +32,19 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
  * connection (and the pool's own 'error' event for idle clients, logged by `onIdleError`).
  */
 export function createPool(config: pg.PoolConfig, onIdleError: (err: Error) => void): pg.Pool {
-  const pool = new pg.Pool(config)
+  const pool = new pg.Pool({ ...config, options: sessionOptions(config.options) })
   pool.on('error', onIdleError)
   pool.on('connect', (client) => client.on('error', () => {}))
   return pool
+}
+
+/**
+ * Startup options of every connection the service opens, before its own. JIT compilation is off:
+ * the service's statements are short or index-driven, and on a server built with LLVM (Debian's,
+ * the official container images) the planner compiles any statement it estimates as costly — a
+ * 30-day report or a maintenance step — spending up to a second or more compiling for a query that
+ * then runs in a fraction of that (BENCHMARKS.md: JIT).
+ */
+export function sessionOptions(own?: string): string {
+  return own ? `-c jit=off ${own}` : '-c jit=off'
 }

@@ -2,6 +2,7 @@ import pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import { applyChunk, SETUP_SQL } from './facts.js'
 import { buildTiles, TILES_SETUP_SQL } from './tiles.js'
+import { sessionOptions } from '../../store/client.js'
 
 export interface MaintenanceOptions {
   databaseUrl: string
@@ -124,7 +125,7 @@ export class ReportMaintenance {
 
   private async connect(): Promise<pg.Client> {
     if (this.client) return this.client
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'searchtrack-reports' })
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'searchtrack-reports', options: sessionOptions() })
     client.on('error', (err) => this.options.log.warn({ err }, 'report maintenance connection lost'))
     await client.connect()
     await client.query(SETUP_SQL)
