@@ -49,6 +49,7 @@ export interface AggregateRow {
 }
 
 const HOUR = 3_600_000
+const DAY = 24 * HOUR
 const TABLES: FactTable[] = ['searches', 'clicks', 'others']
 
 function botsCondition(bots: Bots, column: string): string {
@@ -60,32 +61,56 @@ function tileable(dims: Dimension[]): boolean {
   return dims.every((d) => d.tile !== undefined)
 }
 
+/** Clean time served by tiles: whole UTC days from day tiles, single hours from hour tiles. */
+interface TileSpans {
+  days: number[]
+  hours: number[]
+}
+
 /**
- * Hours served by tiles: built, unchanged since, entirely inside the range and inside one bucket.
+ * Hours and days served by tiles: built, unchanged since, entirely inside the range and inside
+ * one bucket. A day serves only while every hour of it is clean: an hour changed since its day
+ * was summed is read from its facts, and so are the rest of its day's hours (from their tiles).
  * Everything else is read from the facts, so an answer is as fresh as the facts.
  */
-async function tileHours(db: pg.ClientBase, request: AggregateRequest): Promise<number[]> {
+async function tileSpans(db: pg.ClientBase, request: AggregateRequest): Promise<TileSpans> {
   const { rows } = await db.query<{ hour: Date }>(
     `SELECT hour FROM report_hours WHERE org_id = $1 AND hour >= $2 AND hour + interval '1 hour' <= $3
        AND dirty_since IS NULL AND built_at IS NOT NULL ORDER BY hour`,
     [request.orgId, request.from, request.to],
   )
+  const { rows: dayRows } = await db.query<{ day: Date }>(
+    `SELECT d.day FROM report_days d WHERE d.org_id = $1 AND d.day >= $2 AND d.day + interval '1 day' <= $3
+       AND NOT EXISTS (SELECT 1 FROM report_hours h WHERE h.org_id = d.org_id AND h.hour >= d.day AND h.hour < d.day + interval '1 day'
+                         AND (h.dirty_since IS NOT NULL OR h.built_at IS NULL))
+     ORDER BY d.day`,
+    [request.orgId, request.from, request.to],
+  )
   const cuts = (request.buckets ?? []).map((b) => b.getTime())
-  return rows
+  const inOneBucket = (start: number, length: number) => !cuts.some((c) => c > start && c < start + length)
+  const days = dayRows.map((r) => r.day.getTime()).filter((d) => inOneBucket(d, DAY))
+  const hours = rows
     .map((r) => r.hour.getTime())
-    .filter((h) => !cuts.some((c) => c > h && c < h + HOUR))
+    .filter((h) => inOneBucket(h, HOUR) && !days.some((d) => h >= d && h < d + DAY))
+  return { days, hours }
 }
 
-/** The parts of [from, to) not covered by tile hours, as merged intervals. */
-function factIntervals(from: number, to: number, hours: number[]): Array<[number, number]> {
+/** The parts of [from, to) not covered by tile spans, as merged intervals. */
+function factIntervals(from: number, to: number, spans: TileSpans): Array<[number, number]> {
+  const covered = [...spans.days.map((d) => [d, d + DAY]), ...spans.hours.map((h) => [h, h + HOUR])].sort((a, b) => a[0]! - b[0]!)
   const out: Array<[number, number]> = []
   let at = from
-  for (const h of hours) {
-    if (h > at) out.push([at, h])
-    at = Math.max(at, h + HOUR)
+  for (const [start, end] of covered) {
+    if (start! > at) out.push([at, start!])
+    at = Math.max(at, end!)
   }
   if (at < to) out.push([at, to])
   return out
+}
+
+/** Every hour the tile spans cover (the facts' exclusion list when the gaps are many). */
+function coveredHours(spans: TileSpans): number[] {
+  return [...spans.hours, ...spans.days.flatMap((d) => Array.from({ length: 24 }, (_, i) => d + i * HOUR))]
 }
 
 export function dimensionColumn(d: Dimension, table: FactTable | 'tiles'): { sql: string; type: string } {
@@ -102,31 +127,37 @@ export async function aggregate(db: pg.ClientBase, request: AggregateRequest): P
   const groups = (request.groupBy ?? []).map((g) => dimension(g, request.tz.pg))
   const filterDims = filterDimensions(request.filter).map((name) => dimension(name, request.tz.pg))
   const useTiles = tileable([...groups, ...filterDims])
-  const hours = useTiles ? await tileHours(db, request) : []
-  const intervals = factIntervals(request.from.getTime(), request.to.getTime(), hours)
+  const spans = useTiles ? await tileSpans(db, request) : { days: [], hours: [] }
+  const intervals = factIntervals(request.from.getTime(), request.to.getTime(), spans)
   const buckets = p.add((request.buckets ?? [request.from]).map((b) => b.toISOString()))
   const org = p.add(request.orgId)
 
-  const branch = (table: FactTable | 'tiles'): string => {
-    const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), table)
+  const branch = (table: FactTable | 'tiles' | 'days'): string => {
+    const source = table === 'days' ? 'tiles' : table
+    const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), source)
     const where = request.filter ? compileFilter(request.filter, column, p.add) : 'true'
-    const groupCols = groups.map((g, i) => `(${dimensionColumn(g, table).sql})::text AS g${i}`)
-    if (table === 'tiles') {
+    const groupCols = groups.map((g, i) => `(${dimensionColumn(g, source).sql})::text AS g${i}`)
+    if (table === 'tiles' || table === 'days') {
       const measures = MEASURES.map((m) => `t.${m.name}`)
-      return `SELECT t.hour AS at, t.protocol, ${[...groupCols, ...measures].join(', ')} FROM report_tiles t
-        WHERE t.org_id = ${org} AND t.hour = ANY(${p.add(hours.map((h) => new Date(h).toISOString()))}::timestamptz[])
+      const [tiles, time, starts] = table === 'days' ? ['report_day_tiles', 't.day', spans.days] : ['report_tiles', 't.hour', spans.hours]
+      return `SELECT ${time} AS at, t.protocol, ${[...groupCols, ...measures].join(', ')} FROM ${tiles} t
+        WHERE t.org_id = ${org} AND ${time} = ANY(${p.add(starts.map((h) => new Date(h).toISOString()))}::timestamptz[])
           AND ${botsCondition(request.bots, 't.is_bot')} AND ${where}`
     }
     const measures = MEASURES.map((m) => `${measureExpression(m, table)} AS ${m.name}`)
     const time = intervals.length <= 40
       ? intervals.map(([a, b]) => `(f.received_at >= ${p.add(new Date(a).toISOString())} AND f.received_at < ${p.add(new Date(b).toISOString())})`).join(' OR ')
       : `f.received_at >= ${p.add(request.from.toISOString())} AND f.received_at < ${p.add(request.to.toISOString())}
-         AND date_trunc('hour', f.received_at) <> ALL(${p.add(hours.map((h) => new Date(h).toISOString()))}::timestamptz[])`
+         AND date_trunc('hour', f.received_at) <> ALL(${p.add(coveredHours(spans).map((h) => new Date(h).toISOString()))}::timestamptz[])`
     return `SELECT f.received_at AS at, f.protocol, ${[...groupCols, ...measures].join(', ')} FROM ${FACT_TABLES[table]} f
       WHERE f.org_id = ${org} AND (${time}) AND ${botsCondition(request.bots, 'f.is_bot')} AND ${where}`
   }
 
-  const parts = [...(hours.length > 0 ? [branch('tiles')] : []), ...(intervals.length > 0 ? TABLES.map(branch) : [])]
+  const parts = [
+    ...(spans.days.length > 0 ? [branch('days')] : []),
+    ...(spans.hours.length > 0 ? [branch('tiles')] : []),
+    ...(intervals.length > 0 ? TABLES.map(branch) : []),
+  ]
   if (parts.length === 0) return []
   const groupNames = groups.map((_, i) => `x.g${i}`)
   const sql = `

@@ -59,6 +59,9 @@ t.test('retention by a manual clock: batch deletes per org, whole partitions dro
   t.equal((await app.db.query(`SELECT 1 FROM visitors WHERE visitor_id IN ('a1', 'a2', 'b1')`)).rowCount, 0, 'and the visitors last seen before the cut-off')
   t.equal((await app.db.query(`SELECT 1 FROM report_tiles WHERE org_id = 'alpha' AND hour < '2026-03-17'`)).rowCount, 0, 'alpha\'s tiles older than 90 days are gone')
   t.ok((await app.db.query(`SELECT 1 FROM report_tiles WHERE org_id = 'alpha' AND hour >= '2026-04-01'`)).rowCount! > 0, 'its newer tiles stay')
+  t.equal((await app.db.query(`SELECT 1 FROM report_day_tiles WHERE org_id = 'alpha' AND day < '2026-03-17'`)).rowCount, 0, 'and its day tiles')
+  t.equal((await app.db.query(`SELECT 1 FROM report_days WHERE org_id = 'alpha' AND day < '2026-03-17'`)).rowCount, 0)
+  t.ok((await app.db.query(`SELECT 1 FROM report_day_tiles WHERE org_id = 'alpha' AND day >= '2026-04-01'`)).rowCount! > 0, 'its newer day tiles stay')
 
   // beta now keeps 30 days (cut-off 16 May): every org with rows in March allows it: dropped.
   await updateSettings(app.db, 'beta', { rawDays: 30 })

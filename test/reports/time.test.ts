@@ -121,3 +121,45 @@ t.test('tz moves 30d but not 24h; a range needs both ends', async (t) => {
   t.same(empty.body.data.searches, { value: 0, previous: 0, change: null })
   t.same(empty.body.data.ctr, { value: null, reason: 'empty', ci95: null, previous: null, change: null, delta: null, significant: null })
 })
+
+t.test('a whole UTC day answers from its day tile; a late event sends it back to its hours until summed again', async (t) => {
+  const day = new Date()
+  day.setUTCDate(day.getUTCDate() - 3)
+  day.setUTCHours(0, 0, 0, 0)
+  const r = await reportsApp(t, { clock: manualClock(day) })
+  const s = new CoveoSender(r, day.getTime())
+  await s.search({ at: 1 * HOUR, visitor: 'v', q: 'vpn', uid: 'a' })
+  await s.search({ at: 13 * HOUR, visitor: 'w', q: 'printer', uid: 'b' })
+  await s.search({ at: 23.5 * HOUR, visitor: 'x', q: 'mail', uid: 'c' })
+  await s.click({ at: 1 * HOUR + 60_000, visitor: 'v', uid: 'a', position: 1, doc: 'kb1' })
+  await s.search({ at: 26 * HOUR, visitor: 'y', q: 'wifi', uid: 'd' }) // the next day, inside the range
+  r.clock.set(new Date(day.getTime() + 2 * 24 * HOUR))
+  await settle(r.app)
+  const days = await r.app.db.query(`SELECT day FROM report_days WHERE org_id = 'acme' ORDER BY day`)
+  t.same(days.rows.map((d) => d.day.getTime()), [day.getTime(), day.getTime() + 24 * HOUR], 'both ended days are summed')
+
+  // From 22:00 the day before to 03:00 the day after: one whole day, hours around it.
+  const range = `from=${new Date(day.getTime() - 2 * HOUR).toISOString()}&to=${new Date(day.getTime() + 27 * HOUR).toISOString()}`
+  const overview = async () => {
+    const res = await get(r, `/api/v1/overview?${range}&metrics=searchEvents,clicks,ctr&compare=none`)
+    return Object.fromEntries(Object.entries(res.body.data).map(([k, v]) => [k, (v as { value: unknown }).value]))
+  }
+  const expected = { searchEvents: 4, clicks: 1, ctr: 0.25 }
+  t.same(await overview(), expected, 'three searches in the day, one after it; one click')
+  const hourly = await get(r, `/api/v1/timeseries?${range}&interval=hour&metrics=searchEvents,clicks,ctr`)
+  t.same(hourly.body.data.totals, expected, 'hourly buckets cut the day: its hour tiles give the same')
+
+  // Proof that the day tile answers: a figure changed in it shows.
+  await r.app.db.query(`UPDATE report_day_tiles SET search_events = search_events + 100 WHERE org_id = 'acme' AND day = $1`, [day])
+  t.equal((await overview()).searchEvents, 104, 'the whole day is read from its day tile')
+
+  // A late click on the 13:00 search: its hour changes, so the day is read from its hours and facts.
+  await s.click({ at: 13 * HOUR + 30_000, visitor: 'w', uid: 'b', position: 2, doc: 'kb2' })
+  r.clock.set(new Date(day.getTime() + 2 * 24 * HOUR))
+  await settle(r.app, false)
+  t.same(await overview(), { searchEvents: 4, clicks: 2, ctr: 0.5 }, 'fresh at once, without the changed day tile')
+  await settle(r.app, true)
+  t.same(await overview(), { searchEvents: 4, clicks: 2, ctr: 0.5 }, 'the hour rebuilt and the day summed again')
+  const again = await r.app.db.query(`SELECT sum(search_events)::int AS n FROM report_day_tiles WHERE org_id = 'acme' AND day = $1 AND NOT is_bot`, [day])
+  t.equal(again.rows[0].n, 3, 'the new day tile holds the day\'s three searches')
+})

@@ -33,9 +33,40 @@ CROSS JOIN LATERAL (
 ) x
 GROUP BY b.org_id, b.hour, ${DIMS.map((d) => `x.${d}`).join(', ')}`
 
-export const TILES_SETUP_SQL = `CREATE TEMP TABLE IF NOT EXISTS report_build (org_id text, hour timestamptz) ON COMMIT DELETE ROWS`
+/*
+ * UTC days to sum into day tiles: ended, not built yet, and every hour of theirs that has facts
+ * has its tile with nothing changed since (an hour without a row has no facts). Not a day the
+ * org's rollup retention has begun to delete: its tile would miss hours whose facts remain.
+ */
+const PICK_DAYS = `
+INSERT INTO report_day_build
+SELECT h.org_id, date_trunc('day', h.hour, 'UTC') AS day FROM report_hours h
+WHERE h.hour < date_trunc('day', now(), 'UTC')
+  AND NOT EXISTS (SELECT 1 FROM report_days d WHERE d.org_id = h.org_id AND d.day = date_trunc('day', h.hour, 'UTC'))
+  AND NOT EXISTS (SELECT 1 FROM privacy_settings p WHERE p.org_id = h.org_id
+                  AND date_trunc('day', h.hour, 'UTC') < now() - make_interval(days => p.rollup_days))
+GROUP BY 1, 2
+HAVING bool_and(h.dirty_since IS NULL AND h.built_at IS NOT NULL)
+ORDER BY day DESC LIMIT $1`
 
-/** Rebuild up to `limit` dirty hours whole, in one transaction. Returns how many. */
+const BUILD_DAYS = `
+INSERT INTO report_day_tiles (org_id, day, ${DIMS.join(', ')}, ${MEASURES.map((m) => m.name).join(', ')})
+SELECT b.org_id, b.day, ${DIMS.map((d) => `t.${d}`).join(', ')}, ${MEASURES.map((m) => sumOf(m, `t.${m.name}`)).join(', ')}
+FROM report_day_build b
+JOIN report_tiles t ON t.org_id = b.org_id AND t.hour >= b.day AND t.hour < b.day + interval '1 day'
+GROUP BY b.org_id, b.day, ${DIMS.map((d) => `t.${d}`).join(', ')}`
+
+/** The days of the hours being rebuilt: their day tiles no longer hold what the hours will. */
+const STALE_DAYS = `SELECT DISTINCT org_id, date_trunc('day', hour, 'UTC') AS day FROM report_build`
+
+export const TILES_SETUP_SQL = `
+CREATE TEMP TABLE IF NOT EXISTS report_build (org_id text, hour timestamptz) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS report_day_build (org_id text, day timestamptz) ON COMMIT DELETE ROWS`
+
+/**
+ * Rebuild up to `limit` dirty hours whole, then sum up to `limit` complete days into day tiles, in
+ * one transaction. Returns how many hours and days.
+ */
 export async function buildTiles(client: pg.ClientBase, limit: number, rebuildSeconds: number): Promise<number> {
   await client.query('BEGIN')
   try {
@@ -46,9 +77,16 @@ export async function buildTiles(client: pg.ClientBase, limit: number, rebuildSe
       await client.query(
         `UPDATE report_hours h SET dirty_since = NULL, built_at = now() FROM report_build b WHERE h.org_id = b.org_id AND h.hour = b.hour`,
       )
+      await client.query(`DELETE FROM report_day_tiles t USING (${STALE_DAYS}) b WHERE t.org_id = b.org_id AND t.day = b.day`)
+      await client.query(`DELETE FROM report_days d USING (${STALE_DAYS}) b WHERE d.org_id = b.org_id AND d.day = b.day`)
+    }
+    const days = (await client.query(PICK_DAYS, [limit])).rowCount ?? 0
+    if (days > 0) {
+      await client.query(BUILD_DAYS)
+      await client.query('INSERT INTO report_days (org_id, day) SELECT org_id, day FROM report_day_build')
     }
     await client.query('COMMIT')
-    return picked
+    return picked + days
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})
     throw err
