@@ -14,3 +14,32 @@ CREATE TABLE report_days (
   built_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (org_id, day)
 );
+
+-- Query day tiles: per UTC day, normalized query and bot flag, the sums the query lists rank by
+-- (src/reports/measures.ts, QUERY_MEASURES), built with the day's tiles from the day's facts.
+CREATE TABLE report_query_days (
+  org_id              text NOT NULL,
+  day                 timestamptz NOT NULL,
+  q                   text NOT NULL,
+  is_bot              boolean NOT NULL,
+  search_events       integer NOT NULL,
+  searches            integer NOT NULL,
+  user_searches       integer NOT NULL,
+  refinement_searches integer NOT NULL,
+  t_searches          integer NOT NULL,
+  t_clicked           integer NOT NULL,
+  t_clicks            integer NOT NULL,
+  t_rr                numeric NOT NULL,
+  u_nr_known          integer NOT NULL,
+  u_no_results        integer NOT NULL,
+  u_nr_sum            bigint NOT NULL,
+  u_clicked_chain     integer NOT NULL,
+  uv                  integer NOT NULL,
+  uv_abandoned        integer NOT NULL,
+  uv_reformulated     integer NOT NULL,
+  rt_sum              bigint NOT NULL,
+  rt_count            integer NOT NULL,
+  pos_sum             bigint NOT NULL,
+  pos_count           integer NOT NULL
+);
+CREATE INDEX report_query_days_day ON report_query_days (org_id, day);

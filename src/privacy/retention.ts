@@ -165,6 +165,7 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
         count('report_hours', await deleteInBatches(db, 'report_hours', 'org_id = $1 AND hour < $2', [org, cutoff], batch))
         // A day that begins before the cutoff goes whole: its remaining hours answer with their tiles.
         count('report_day_tiles', await deleteInBatches(db, 'report_day_tiles', 'org_id = $1 AND day < $2', [org, cutoff], batch))
+        count('report_query_days', await deleteInBatches(db, 'report_query_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
         count('report_days', await deleteInBatches(db, 'report_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
       }
       return true

@@ -52,7 +52,7 @@ const HOUR = 3_600_000
 const DAY = 24 * HOUR
 const TABLES: FactTable[] = ['searches', 'clicks', 'others']
 
-function botsCondition(bots: Bots, column: string): string {
+export function botsCondition(bots: Bots, column: string): string {
   return bots === 'exclude' ? `NOT ${column}` : bots === 'only' ? column : 'true'
 }
 
@@ -79,20 +79,33 @@ async function tileSpans(db: pg.ClientBase, request: AggregateRequest): Promise<
        AND dirty_since IS NULL AND built_at IS NOT NULL ORDER BY hour`,
     [request.orgId, request.from, request.to],
   )
-  const { rows: dayRows } = await db.query<{ day: Date }>(
-    `SELECT d.day FROM report_days d WHERE d.org_id = $1 AND d.day >= $2 AND d.day + interval '1 day' <= $3
-       AND NOT EXISTS (SELECT 1 FROM report_hours h WHERE h.org_id = d.org_id AND h.hour >= d.day AND h.hour < d.day + interval '1 day'
-                         AND (h.dirty_since IS NOT NULL OR h.built_at IS NULL))
-     ORDER BY d.day`,
-    [request.orgId, request.from, request.to],
-  )
   const cuts = (request.buckets ?? []).map((b) => b.getTime())
   const inOneBucket = (start: number, length: number) => !cuts.some((c) => c > start && c < start + length)
-  const days = dayRows.map((r) => r.day.getTime()).filter((d) => inOneBucket(d, DAY))
+  const days = (await cleanDays(db, request.orgId, request.from, request.to)).filter((d) => inOneBucket(d, DAY))
   const hours = rows
     .map((r) => r.hour.getTime())
     .filter((h) => inOneBucket(h, HOUR) && !days.some((d) => h >= d && h < d + DAY))
   return { days, hours }
+}
+
+/**
+ * UTC days inside [from, to) whose day tiles answer: summed, and every hour of theirs still clean
+ * (a day with an hour changed since is read from its hours and facts).
+ */
+export async function cleanDays(db: pg.ClientBase, orgId: string, from: Date, to: Date): Promise<number[]> {
+  const { rows } = await db.query<{ day: Date }>(
+    `SELECT d.day FROM report_days d WHERE d.org_id = $1 AND d.day >= $2 AND d.day + interval '1 day' <= $3
+       AND NOT EXISTS (SELECT 1 FROM report_hours h WHERE h.org_id = d.org_id AND h.hour >= d.day AND h.hour < d.day + interval '1 day'
+                         AND (h.dirty_since IS NOT NULL OR h.built_at IS NULL))
+     ORDER BY d.day`,
+    [orgId, from, to],
+  )
+  return rows.map((r) => r.day.getTime())
+}
+
+/** The parts of [from, to) not covered by whole days, as intervals. */
+export function outsideDays(from: number, to: number, days: number[]): Array<[number, number]> {
+  return factIntervals(from, to, { days, hours: [] })
 }
 
 /** The parts of [from, to) not covered by tile spans, as merged intervals. */

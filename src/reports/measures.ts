@@ -92,3 +92,48 @@ export const TILE_DIMENSIONS: Record<string, Record<FactTable, string>> = {
   has_results: { searches: '(nr > 0)', clicks: 'has_results', others: 'NULL::boolean' },
   is_bot: { searches: 'is_bot', clicks: 'is_bot', others: 'is_bot' },
 }
+
+/**
+ * Per-query sums: what query day tiles store and what the query lists rank by. Each is one
+ * expression per search fact and per click fact (clicks give the click ranks of their search's
+ * query). Visitors and the display form are not sums; a list reads them from facts for the rows
+ * of its page only.
+ */
+export interface QueryMeasure {
+  name: string
+  type: 'integer' | 'bigint' | 'numeric'
+  searches: string
+  clicks: string
+}
+
+export const QUERY_MEASURES: QueryMeasure[] = [
+  { name: 'search_events', type: 'integer', searches: '1', clicks: '0' },
+  { name: 'searches', type: 'integer', searches: `(${S})::int`, clicks: '0' },
+  { name: 'user_searches', type: 'integer', searches: 'is_user::int', clicks: '0' },
+  { name: 'refinement_searches', type: 'integer', searches: `(${S} AND cause_class = 'refinement')::int`, clicks: '0' },
+  { name: 't_searches', type: 'integer', searches: `(${T})::int`, clicks: '0' },
+  { name: 't_clicked', type: 'integer', searches: `(${T} AND clicks > 0)::int`, clicks: '0' },
+  { name: 't_clicks', type: 'integer', searches: `CASE WHEN ${T} THEN clicks ELSE 0 END`, clicks: '0' },
+  { name: 't_rr', type: 'numeric', searches: `CASE WHEN ${T} AND min_position >= 1 THEN 1.0 / min_position ELSE 0 END`, clicks: '0' },
+  { name: 'u_nr_known', type: 'integer', searches: '(is_user AND nr IS NOT NULL)::int', clicks: '0' },
+  { name: 'u_no_results', type: 'integer', searches: '(is_user AND nr = 0)::int', clicks: '0' },
+  { name: 'u_nr_sum', type: 'bigint', searches: 'CASE WHEN is_user AND nr IS NOT NULL THEN nr ELSE 0 END', clicks: '0' },
+  { name: 'u_clicked_chain', type: 'integer', searches: '(is_user AND chain_clicked)::int', clicks: '0' },
+  { name: 'uv', type: 'integer', searches: '(is_user AND visit_id IS NOT NULL)::int', clicks: '0' },
+  { name: 'uv_abandoned', type: 'integer', searches: '(is_user AND visit_id IS NOT NULL AND abandoned)::int', clicks: '0' },
+  { name: 'uv_reformulated', type: 'integer', searches: '(is_user AND visit_id IS NOT NULL AND reformulated)::int', clicks: '0' },
+  { name: 'rt_sum', type: 'bigint', searches: `CASE WHEN ${S} THEN coalesce(response_ms, 0) ELSE 0 END`, clicks: '0' },
+  { name: 'rt_count', type: 'integer', searches: `(${S} AND response_ms IS NOT NULL)::int`, clicks: '0' },
+  { name: 'pos_sum', type: 'bigint', searches: '0', clicks: 'CASE WHEN position >= 1 THEN position ELSE 0 END' },
+  { name: 'pos_count', type: 'integer', searches: '0', clicks: '(position >= 1)::int' },
+]
+
+/** A per-query measure's value on one fact row (an unknown, such as a search's missing result count, is 0). */
+export function queryExpression(m: QueryMeasure, table: 'searches' | 'clicks'): string {
+  return `coalesce((${m[table]}), 0)`
+}
+
+/** The sum of a per-query measure over rows of `alias`, typed as the lists read it. */
+export function querySum(m: QueryMeasure, alias: string): string {
+  return m.type === 'numeric' ? `coalesce(sum(${alias}.${m.name}), 0)::float8` : `coalesce(sum(${alias}.${m.name}), 0)::${m.type === 'bigint' ? 'bigint' : 'int'}`
+}

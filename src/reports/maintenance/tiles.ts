@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { FACT_TABLES, MEASURES, TILE_DIMENSIONS, measureExpression, sumOf, type FactTable } from '../measures.js'
+import { FACT_TABLES, MEASURES, QUERY_MEASURES, TILE_DIMENSIONS, queryExpression, measureExpression, sumOf, type FactTable } from '../measures.js'
 
 const DIMS = Object.keys(TILE_DIMENSIONS)
 
@@ -56,6 +56,22 @@ FROM report_day_build b
 JOIN report_tiles t ON t.org_id = b.org_id AND t.hour >= b.day AND t.hour < b.day + interval '1 day'
 GROUP BY b.org_id, b.day, ${DIMS.map((d) => `t.${d}`).join(', ')}`
 
+const QUERY_COLUMNS = QUERY_MEASURES.map((m) => m.name)
+
+/** A day's query day tiles, from its facts: its searches, and its clicks' ranks by their search's query. */
+const BUILD_QUERY_DAYS = `
+INSERT INTO report_query_days (org_id, day, q, is_bot, ${QUERY_COLUMNS.join(', ')})
+SELECT b.org_id, b.day, x.q, x.is_bot, ${QUERY_COLUMNS.map((c) => `sum(x.${c})`).join(', ')}
+FROM report_day_build b
+CROSS JOIN LATERAL (
+  SELECT f.q, f.is_bot, ${QUERY_MEASURES.map((m) => `${queryExpression(m, 'searches')} AS ${m.name}`).join(', ')} FROM report_searches f
+  WHERE f.org_id = b.org_id AND f.received_at >= b.day AND f.received_at < b.day + interval '1 day'
+  UNION ALL
+  SELECT c.q, c.is_bot, ${QUERY_MEASURES.map((m) => `${queryExpression(m, 'clicks')} AS ${m.name}`).join(', ')} FROM report_clicks c
+  WHERE c.org_id = b.org_id AND c.received_at >= b.day AND c.received_at < b.day + interval '1 day' AND c.q IS NOT NULL
+) x
+GROUP BY b.org_id, b.day, x.q, x.is_bot`
+
 /** The days of the hours being rebuilt: their day tiles no longer hold what the hours will. */
 const STALE_DAYS = `SELECT DISTINCT org_id, date_trunc('day', hour, 'UTC') AS day FROM report_build`
 
@@ -78,11 +94,16 @@ export async function buildTiles(client: pg.ClientBase, limit: number, rebuildSe
         `UPDATE report_hours h SET dirty_since = NULL, built_at = now() FROM report_build b WHERE h.org_id = b.org_id AND h.hour = b.hour`,
       )
       await client.query(`DELETE FROM report_day_tiles t USING (${STALE_DAYS}) b WHERE t.org_id = b.org_id AND t.day = b.day`)
+      await client.query(`DELETE FROM report_query_days t USING (${STALE_DAYS}) b WHERE t.org_id = b.org_id AND t.day = b.day`)
       await client.query(`DELETE FROM report_days d USING (${STALE_DAYS}) b WHERE d.org_id = b.org_id AND d.day = b.day`)
     }
     const days = (await client.query(PICK_DAYS, [limit])).rowCount ?? 0
     if (days > 0) {
+      // Whatever a day held goes first, so a build never adds to an older one.
+      await client.query('DELETE FROM report_day_tiles t USING report_day_build b WHERE t.org_id = b.org_id AND t.day = b.day')
+      await client.query('DELETE FROM report_query_days t USING report_day_build b WHERE t.org_id = b.org_id AND t.day = b.day')
       await client.query(BUILD_DAYS)
+      await client.query(BUILD_QUERY_DAYS)
       await client.query('INSERT INTO report_days (org_id, day) SELECT org_id, day FROM report_day_build')
     }
     await client.query('COMMIT')

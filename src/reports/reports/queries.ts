@@ -1,7 +1,8 @@
 import type pg from 'pg'
 import { DateTime } from 'luxon'
 import { bucketStarts, first, isoInZone, positiveInt, type Period, type Query, type Scope } from '../params.js'
-import { factScope, Params } from '../engine.js'
+import { botsCondition, cleanDays, factScope, outsideDays, Params } from '../engine.js'
+import { QUERY_MEASURES, queryExpression, querySum } from '../measures.js'
 import { ReportError } from '../errors.js'
 import { evaluate, metricValue } from './series.js'
 import { metric } from '../metrics.js'
@@ -50,6 +51,31 @@ function perQuery(p: Params, scope: Scope, period: Period, includeEmpty: boolean
     FROM report_clicks c WHERE ${factScope('clicks', request, p, 'c')} AND c.q IS NOT NULL AND ${clickContains}
     GROUP BY c.q
   ) c ON c.q = s.q`
+}
+
+/**
+ * The same per-query sums from query day tiles for the period's clean whole days and from facts
+ * for the rest, without visitors and the display form, which are not sums: the page's rows read
+ * those from facts (`pageFromTiles`).
+ */
+function perQueryFromTiles(p: Params, scope: Scope, period: Period, days: number[], includeEmpty: boolean, contains: string | undefined): string {
+  const org = p.add(scope.orgId)
+  const intervals = outsideDays(period.from.toMillis(), period.to.toMillis(), days)
+  const queries = (alias: string) => `${includeEmpty ? 'true' : `${alias}.q <> ''`} AND ${contains === undefined ? 'true' : `strpos(${alias}.q, report_normalize_query(${p.add(contains)})) > 0`}`
+  const time = (alias: string) => intervals.length === 0 ? 'false'
+    : intervals.map(([a, b]) => `(${alias}.received_at >= ${p.add(new Date(a).toISOString())} AND ${alias}.received_at < ${p.add(new Date(b).toISOString())})`).join(' OR ')
+  const tiles = `SELECT t.q, ${QUERY_MEASURES.map((m) => `t.${m.name}`).join(', ')} FROM report_query_days t
+    WHERE t.org_id = ${org} AND t.day = ANY(${p.add(days.map((d) => new Date(d).toISOString()))}::timestamptz[])
+      AND ${botsCondition(scope.bots, 't.is_bot')} AND ${queries('t')}`
+  const searches = `SELECT f.q, ${QUERY_MEASURES.map((m) => `${queryExpression(m, 'searches')} AS ${m.name}`).join(', ')} FROM report_searches f
+    WHERE f.org_id = ${org} AND (${time('f')}) AND ${botsCondition(scope.bots, 'f.is_bot')} AND ${queries('f')}`
+  const clicks = `SELECT c.q, ${QUERY_MEASURES.map((m) => `${queryExpression(m, 'clicks')} AS ${m.name}`).join(', ')} FROM report_clicks c
+    WHERE c.org_id = ${org} AND (${time('c')}) AND ${botsCondition(scope.bots, 'c.is_bot')} AND c.q IS NOT NULL AND ${queries('c')}`
+  return `
+  SELECT x.q, ${QUERY_MEASURES.map((m) => `${querySum(m, 'x')} AS ${m.name}`).join(', ')},
+    round(sum(x.u_nr_sum)::numeric / nullif(sum(x.u_nr_known), 0), 6)::float8 AS avg_results
+  FROM (${tiles} UNION ALL ${searches} UNION ALL ${clicks}) x
+  GROUP BY x.q HAVING sum(x.searches) > 0`
 }
 
 /** Row fields and how each is computed from the per-query sums `s` (and `prev` for trending). */
@@ -118,9 +144,21 @@ export async function queryRows(db: pg.ClientBase, scope: Scope, list: QueryList
   const trending = list.view === 'trending' || list.orderBy === 'trendScore'
   const compare = scope.compare
   if (trending && !compare) throw new ReportError('InvalidParameter', 'trending compares with a period: compare=previous (the default) or year')
-  const current = perQuery(p, scope, scope.period, list.includeEmpty, list.contains)
-  const previous = trending ? perQuery(p, scope, compare!, list.includeEmpty, list.contains) : null
-  const fields = Object.entries(FIELDS).map(([name, sql]) => `${sql} AS "${name}"`)
+  // Query day tiles answer when no filter asks for a dimension they do not keep and the order is
+  // by a sum; visitors and the display form are then read for the page's rows only.
+  const tileable = !scope.filter && list.orderBy !== 'visitors' && list.orderBy !== 'display'
+  const days = tileable ? await cleanDays(db, scope.orgId, scope.period.from.toJSDate(), scope.period.to.toJSDate()) : []
+  const previousDays = tileable && trending ? await cleanDays(db, scope.orgId, compare!.from.toJSDate(), compare!.to.toJSDate()) : []
+  const fromTiles = days.length + previousDays.length > 0
+  const current = fromTiles
+    ? perQueryFromTiles(p, scope, scope.period, days, list.includeEmpty, list.contains)
+    : perQuery(p, scope, scope.period, list.includeEmpty, list.contains)
+  const previous = !trending ? null : fromTiles
+    ? perQueryFromTiles(p, scope, compare!, previousDays, list.includeEmpty, list.contains)
+    : perQuery(p, scope, compare!, list.includeEmpty, list.contains)
+  const fields = Object.entries(FIELDS)
+    .filter(([name]) => !fromTiles || (name !== 'visitors' && name !== 'display'))
+    .map(([name, sql]) => `${sql} AS "${name}"`)
   if (trending) {
     fields.push(`coalesce(prev.user_searches, 0) AS "previousUserSearches"`)
     fields.push(`CASE WHEN coalesce(s.user_searches, 0) + coalesce(prev.user_searches, 0) = 0 THEN 0
@@ -144,16 +182,37 @@ export async function queryRows(db: pg.ClientBase, scope: Scope, list: QueryList
       if (list.minSearches > 1) where.push(`s.user_searches >= ${p.add(list.minSearches)}`)
   }
   const from = trending
-    ? `(${current}) s0 FULL JOIN (${previous}) prev ON prev.q = s0.q CROSS JOIN LATERAL (SELECT coalesce(s0.q, prev.q) AS q, coalesce(s0.display, prev.display) AS display,
+    ? `(${current}) s0 FULL JOIN (${previous}) prev ON prev.q = s0.q CROSS JOIN LATERAL (SELECT coalesce(s0.q, prev.q) AS q,
+        ${fromTiles ? '' : 'coalesce(s0.display, prev.display) AS display,'}
         ${['search_events', 'searches', 'user_searches', 'refinement_searches', 't_searches', 't_clicked', 't_clicks', 't_rr', 'u_nr_known', 'u_no_results',
-          'u_clicked_chain', 'uv', 'uv_abandoned', 'uv_reformulated', 'rt_sum', 'rt_count', 'pos_sum', 'pos_count', 'visitors'].map((c) => `coalesce(s0.${c}, 0) AS ${c}`).join(', ')},
+          'u_clicked_chain', 'uv', 'uv_abandoned', 'uv_reformulated', 'rt_sum', 'rt_count', 'pos_sum', 'pos_count', ...(fromTiles ? [] : ['visitors'])]
+          .map((c) => `coalesce(s0.${c}, 0) AS ${c}`).join(', ')},
         s0.avg_results) s`
     : `(${current}) s`
   const order = `"${list.orderBy}" ${list.direction.toUpperCase()} NULLS LAST, "query" ASC`
-  const sql = `SELECT ${fields.join(', ')} FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+  let sql = `SELECT ${fields.join(', ')} FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY ${order} OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`
+  if (fromTiles) sql = pageFromTiles(p, scope, trending ? compare : null, sql, order)
   const { rows } = await db.query(sql, p.values)
   return rows
+}
+
+/**
+ * A page of query rows ranked from sums, with each row's visitors and display form read from its
+ * query's facts (the display form from the compared period for a query only found there).
+ */
+function pageFromTiles(p: Params, scope: Scope, compare: Period | null, page: string, order: string): string {
+  const request = (period: Period) => ({ orgId: scope.orgId, tz: scope.tz, from: period.from.toJSDate(), to: period.to.toJSDate(), filter: null, bots: scope.bots })
+  const previousDisplay = compare
+    ? `(SELECT mode() WITHIN GROUP (ORDER BY f.display) FROM report_searches f WHERE f.q = page."query" AND NOT f.partial AND ${factScope('searches', request(compare), p)})`
+    : 'NULL'
+  const names = [...Object.keys(FIELDS), ...(compare ? ['previousUserSearches', 'trendScore'] : [])]
+  const columns = names.map((name) =>
+    name === 'visitors' ? 'v.visitors AS "visitors"' : name === 'display' ? `coalesce(v.display, ${previousDisplay}) AS "display"` : `page."${name}"`)
+  return `SELECT ${columns.join(', ')} FROM (${page}) page
+    CROSS JOIN LATERAL (SELECT count(DISTINCT f.visitor_id)::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
+      FROM report_searches f WHERE f.q = page."query" AND NOT f.partial AND ${factScope('searches', request(scope.period), p)}) v
+    ORDER BY ${order}`
 }
 
 /** Everything about one normalized query (`query=` is normalized as stored queries are). */
