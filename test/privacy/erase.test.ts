@@ -178,6 +178,10 @@ t.test('a person erased while some of their events wait in the outage spool: not
   const facts = await count(pool, `SELECT (SELECT count(*) FROM report_searches) + (SELECT count(*) FROM report_clicks) + (SELECT count(*) FROM report_others)`)
   t.equal(facts, events, 'one fact per remaining event')
   t.equal(await count(pool, `SELECT coalesce(sum(facts), 0) FROM report_tiles WHERE org_id = 'acme'`), events, 'tiles count the remaining events only')
+  t.ok(await count(pool, `SELECT count(*) FROM report_days WHERE org_id = 'acme'`) > 0, 'the ended day is summed')
+  t.equal(await count(pool, `SELECT coalesce(sum(facts), 0) FROM report_day_tiles WHERE org_id = 'acme'`), events, 'and its day tiles count the remaining events only')
+  t.equal(await count(pool, `SELECT coalesce(sum(search_events), 0) FROM report_query_days WHERE org_id = 'acme'`),
+    await count(pool, `SELECT count(*) FROM report_searches WHERE org_id = 'acme'`), 'and its query day tiles the remaining searches')
   t.equal(await count(pool, `SELECT count(*) FROM report_visits WHERE visitor_id = '${VISITOR_Q}'`), 2, 'the other person\'s visits are intact')
 
   // Erasing again removes nothing more.
