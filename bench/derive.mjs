@@ -8,7 +8,9 @@
 // Prints one JSON document on stdout (events/s overall and after the first tenth, when the fact
 // tables are no longer nearly empty; the statements that took most time); progress on stderr.
 //   BENCH_EVENTS (default 200,000), BENCH_SEED (default 20261201), REPORTS_CHUNK_EVENTS,
-//   BENCH_PG_OPTIONS (the connection's startup options; default: the maintenance's own).
+//   BENCH_PG_OPTIONS (the connection's startup options; default: the maintenance's own),
+//   BENCH_KEEP=1 (with DATABASE_URL: keep the database and print its URL, e.g. for
+//   bench/report-latency.mjs).
 import { performance } from 'node:perf_hooks'
 import { cpus, loadavg, totalmem } from 'node:os'
 import path from 'node:path'
@@ -113,5 +115,6 @@ try {
     statements: breakdown.slice(0, 12).map(([sql, s]) => ({ sql, seconds: +(s.ms / 1000).toFixed(2), share: +(s.ms / 1000 / steadySeconds).toFixed(3), calls: s.calls })),
   }, null, 2) + '\n')
 } finally {
-  await db.stop()
+  if (process.env.BENCH_KEEP === '1' && process.env.DATABASE_URL) log(`database kept: ${db.url}`)
+  else await db.stop()
 }

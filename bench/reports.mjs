@@ -18,6 +18,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { openBenchDatabase, freePort } from './database.mjs'
 import { EXPORT_COLUMNS, copyLine, generate } from './reports-data.mjs'
+import { reportRoutes } from './report-routes.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const smoke = process.argv.includes('--smoke')
@@ -151,35 +152,7 @@ async function timed(url, headers) {
 
 async function latencies(base, readKey, topQuery, searchToken) {
   const auth = { authorization: `Bearer ${readKey}` }
-  const hub = encodeURIComponent("hub == 'Support'")
-  const two = `f=${hub}&f=${encodeURIComponent("language == 'fr'")}`
-  const reports = {
-    'overview': '/api/v1/overview?range=30d',
-    'overview (1 filter)': `/api/v1/overview?range=30d&f=${hub}`,
-    'overview (2 filters)': `/api/v1/overview?range=30d&${two}`,
-    'timeseries': '/api/v1/timeseries?range=30d&interval=day&metrics=searches,ctr,noResultRate,abandonmentRate',
-    'timeseries (1 filter)': `/api/v1/timeseries?range=30d&interval=day&metrics=searches,ctr&f=${hub}`,
-    'queries top': '/api/v1/queries?range=30d',
-    'queries top (2 filters)': `/api/v1/queries?range=30d&${two}`,
-    'queries noResults': '/api/v1/queries?range=30d&view=noResults',
-    'queries noClicks': '/api/v1/queries?range=30d&view=noClicks',
-    'queries lowCtr': '/api/v1/queries?range=30d&view=lowCtr',
-    'queries trending': '/api/v1/queries?range=30d&view=trending',
-    'queries/detail': `/api/v1/queries/detail?range=30d&query=${encodeURIComponent(topQuery)}`,
-    'content-gaps': '/api/v1/content-gaps?range=30d',
-    'documents': '/api/v1/documents?range=30d',
-    'breakdown hub': '/api/v1/breakdown?range=30d&dimension=hub',
-    'breakdown language×device': '/api/v1/breakdown?range=30d&dimension=language,device',
-    'visits': '/api/v1/visits?range=30d',
-    'deflection': '/api/v1/deflection?range=30d',
-    'feedback': '/api/v1/feedback?range=30d',
-    'quality (7d)': '/api/v1/quality',
-    'quality (30d)': '/api/v1/quality?range=30d',
-    'status': '/api/v1/status',
-    'coveo topQueries': `/rest/ua/v15/stats/topQueries?pageSize=5&queryText=pa&access_token=${encodeURIComponent(searchToken)}`,
-    'coveo globalData': `/rest/ua/v15/stats/globalData?m=PerformSearch,ClickThroughRatio&from=${new Date(Date.now() - 30 * 86_400_000).toISOString()}&to=${new Date().toISOString()}`,
-    'coveo combinedData': `/rest/ua/v15/stats/combinedData?m=PerformSearch,ClickThroughRatio&d=originLevel1&from=${new Date(Date.now() - 30 * 86_400_000).toISOString()}&to=${new Date().toISOString()}`,
-  }
+  const reports = reportRoutes({ topQuery, searchToken })
   const out = {}
   for (const [name, url] of Object.entries(reports)) {
     for (let i = 0; i < T.warm; i++) await timed(base + url, auth)
