@@ -108,12 +108,13 @@ function coveoScope(query: Query, orgId: string, defaultTz: string | undefined):
 }
 
 async function distinctQueries(db: import('pg').ClientBase, scope: Scope): Promise<number> {
-  const { factScope, Params } = await import('./engine.js')
+  const { factEvents, factScope, Params } = await import('./engine.js')
   const p = new Params()
+  const request = { orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
+  const events = await factEvents(db, request)
+  const where = factScope('searches', request, p, 'f', events)
   const { rows } = await db.query(
-    `SELECT count(DISTINCT f.q)::int AS n FROM report_searches f WHERE ${factScope('searches', {
-      orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots,
-    }, p)} AND f.is_user`,
+    `SELECT count(DISTINCT f.q)::int AS n FROM ${events.facts('searches', p.add)} WHERE ${where} AND f.is_user`,
     p.values,
   )
   return rows[0]!.n

@@ -14,15 +14,42 @@ export interface Dimension {
   tile?: string
   /** SQL per fact table over the fact row `f` (NULL when the dimension does not apply to it). */
   sql: Partial<Record<FactTable, string>>
+  /**
+   * Per fact table where the dimension is a column of the raw event behind the fact: the
+   * expression over the event `e` (`sql` reads it by the fact's keys; on Citus reports join the
+   * events of their range instead, src/reports/event-columns.ts).
+   */
+  raw?: Partial<Record<FactTable, string>>
   description: string
 }
 
-// A column of the raw event behind a fact, for the dimensions facts do not copy.
-const raw = (expression: string) =>
+/** A column of the raw event behind the fact `f`, read by the fact's keys. */
+export const eventLookup = (expression: string) =>
   `(SELECT ${expression} FROM events e WHERE e.org_id = f.org_id AND e.event_id = f.event_id AND e.received_at = f.received_at)`
-const all = (expression: string): Partial<Record<FactTable, string>> => ({ searches: expression, clicks: expression, others: expression })
 
-const DIMENSIONS: Dimension[] = [
+// The dimensions facts do not copy are columns of the raw event behind the fact: `raw(expression over e)`.
+interface RawColumn { event: string }
+type Column = string | RawColumn
+const raw = (expression: string): RawColumn => ({ event: expression })
+const all = <C extends Column>(expression: C): Partial<Record<FactTable, C>> => ({ searches: expression, clicks: expression, others: expression })
+
+type DimensionSpec = Omit<Dimension, 'sql' | 'raw'> & { sql: Partial<Record<FactTable, Column>> }
+
+/** A dimension's SQL per fact table, raw event columns read by lookup, their expressions kept in `raw`. */
+function columns(spec: DimensionSpec): Dimension {
+  const sql: Partial<Record<FactTable, string>> = {}
+  const rawExpressions: Partial<Record<FactTable, string>> = {}
+  for (const [table, column] of Object.entries(spec.sql) as Array<[FactTable, Column]>) {
+    if (typeof column === 'string') sql[table] = column
+    else {
+      sql[table] = eventLookup(column.event)
+      rawExpressions[table] = column.event
+    }
+  }
+  return Object.keys(rawExpressions).length > 0 ? { ...spec, sql, raw: rawExpressions } : { ...spec, sql }
+}
+
+const SPECS: DimensionSpec[] = [
   { name: 'hub', type: 'string', coveoNames: ['originLevel1', 'searchHub'], groupable: true, tile: 'hub', sql: all('f.hub'), description: 'origin_level1 (search hub)' },
   { name: 'tab', type: 'string', coveoNames: ['originLevel2'], groupable: true, tile: 'tab', sql: all('f.tab'), description: 'origin_level2 (tab)' },
   {
@@ -76,6 +103,7 @@ const DIMENSIONS: Dimension[] = [
   },
   { name: 'logType', type: 'string', coveoNames: [], groupable: true, sql: all(raw(`e.extra->>'logType'`)), description: 'Inbenta log type' },
 ]
+const DIMENSIONS: Dimension[] = SPECS.map(columns)
 
 /** Time dimensions: of received_at, in the request's time zone ($TZ is replaced by its literal). */
 const TIME_DIMENSIONS: Record<string, { sql: string; coveoNames: string[]; type: DimensionType }> = {
@@ -108,10 +136,10 @@ export function dimension(name: string, tz: string): Dimension {
   if (custom) {
     const key = normalizeKey(custom[1]!)
     if (key === '') throw new ReportError('InvalidDimension', `Unknown dimension ${JSON.stringify(name)}`)
-    return {
+    return columns({
       name: `c.${key}`, type: 'string', coveoNames: [`c_${key}`], groupable: true,
       sql: all(raw(`e.custom_data->>${sqlLiteral(key)}`)), description: `customData.${key}`,
-    }
+    })
   }
   throw new ReportError('InvalidDimension', `Unknown dimension ${JSON.stringify(name)}`, { dimension: name })
 }

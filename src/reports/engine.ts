@@ -1,7 +1,8 @@
 import type pg from 'pg'
 import { dimension, type Dimension } from './dimensions.js'
+import { eventColumns, type EventColumns } from './event-columns.js'
 import { compileFilter, filterDimensions, type FilterNode } from './filter.js'
-import { FACT_TABLES, MEASURES, TILE_DIMENSIONS, measureExpression, sumOf, ttfcBins, type FactTable } from './measures.js'
+import { MEASURES, TILE_DIMENSIONS, measureExpression, sumOf, ttfcBins, type FactTable } from './measures.js'
 import type { Sums, VisitSums } from './metrics.js'
 import type { Bots, TimeZone } from './params.js'
 
@@ -126,9 +127,16 @@ function coveredHours(spans: TileSpans): number[] {
   return [...spans.hours, ...spans.days.flatMap((d) => Array.from({ length: 24 }, (_, i) => d + i * HOUR))]
 }
 
-export function dimensionColumn(d: Dimension, table: FactTable | 'tiles'): { sql: string; type: string } {
+/** A dimension's SQL on tiles or on a fact table (with `events`, columns of raw events as they read them). */
+export function dimensionColumn(d: Dimension, table: FactTable | 'tiles', events?: EventColumns): { sql: string; type: string } {
   if (table === 'tiles') return { sql: `t.${d.tile}`, type: d.type }
+  if (events) return events.dimension(d, table)
   return { sql: d.sql[table] ?? 'NULL', type: d.type }
+}
+
+/** The dimensions a filter names (for `eventColumns`). */
+export function filterDimensionsOf(filter: FilterNode | null, tz: string): Dimension[] {
+  return filterDimensions(filter).map((name) => dimension(name, tz))
 }
 
 /**
@@ -144,12 +152,13 @@ export async function aggregate(db: pg.ClientBase, request: AggregateRequest): P
   const intervals = factIntervals(request.from.getTime(), request.to.getTime(), spans)
   const buckets = p.add((request.buckets ?? [request.from]).map((b) => b.toISOString()))
   const org = p.add(request.orgId)
+  const events = intervals.length > 0 ? await eventColumns(db, request, [...groups, ...filterDims]) : undefined
 
   const branch = (table: FactTable | 'tiles' | 'days'): string => {
     const source = table === 'days' ? 'tiles' : table
-    const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), source)
+    const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), source, source === 'tiles' ? undefined : events)
     const where = request.filter ? compileFilter(request.filter, column, p.add) : 'true'
-    const groupCols = groups.map((g, i) => `(${dimensionColumn(g, source).sql})::text AS g${i}`)
+    const groupCols = groups.map((g, i) => `(${dimensionColumn(g, source, source === 'tiles' ? undefined : events).sql})::text AS g${i}`)
     if (table === 'tiles' || table === 'days') {
       const measures = MEASURES.map((m) => `t.${m.name}`)
       const [tiles, time, starts] = table === 'days' ? ['report_day_tiles', 't.day', spans.days] : ['report_tiles', 't.hour', spans.hours]
@@ -162,7 +171,7 @@ export async function aggregate(db: pg.ClientBase, request: AggregateRequest): P
       ? intervals.map(([a, b]) => `(f.received_at >= ${p.add(new Date(a).toISOString())} AND f.received_at < ${p.add(new Date(b).toISOString())})`).join(' OR ')
       : `f.received_at >= ${p.add(request.from.toISOString())} AND f.received_at < ${p.add(request.to.toISOString())}
          AND date_trunc('hour', f.received_at) <> ALL(${p.add(coveredHours(spans).map((h) => new Date(h).toISOString()))}::timestamptz[])`
-    return `SELECT f.received_at AS at, f.protocol, ${[...groupCols, ...measures].join(', ')} FROM ${FACT_TABLES[table]} f
+    return `SELECT f.received_at AS at, f.protocol, ${[...groupCols, ...measures].join(', ')} FROM ${events!.facts(table, p.add)}
       WHERE f.org_id = ${org} AND (${time}) AND ${botsCondition(request.bots, 'f.is_bot')} AND ${where}`
   }
 
@@ -228,9 +237,10 @@ export async function visitSums(
       JOIN report_visits v ON v.org_id = ${org} AND v.first_at < b.e AND v.first_at >= b.s - interval '1 day' AND v.last_at >= b.s
       WHERE ${botsCondition(request.bots, 'v.is_bot')}`
   } else {
+    const events = await eventColumns(db, request, filterDimensionsOf(request.filter, request.tz.pg))
     const branches = TABLES.map((table) => {
-      const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), table)
-      return `SELECT f.visit_id, f.received_at FROM ${FACT_TABLES[table]} f
+      const column = (name: string) => dimensionColumn(dimension(name, request.tz.pg), table, events)
+      return `SELECT f.visit_id, f.received_at FROM ${events.facts(table, p.add)}
         WHERE f.org_id = ${org} AND f.received_at >= ${p.add(request.from.toISOString())} AND f.received_at < ${p.add(request.to.toISOString())}
           AND f.visit_id IS NOT NULL AND ${botsCondition(request.bots, 'f.is_bot')} AND ${compileFilter(request.filter!, column, p.add)}`
     })
@@ -264,20 +274,25 @@ export async function visitSums(
   return out
 }
 
-/** The SQL of the facts of one table matching a scope (for the per-query and per-document reports). */
-export function factScope(
-  table: FactTable,
-  request: { orgId: string; tz: TimeZone; from: Date; to: Date; filter: FilterNode | null; bots: Bots },
-  p: Params,
-  alias = 'f',
-): string {
+export interface FactRequest { orgId: string; tz: TimeZone; from: Date; to: Date; filter: FilterNode | null; bots: Bots }
+
+/**
+ * The SQL of the facts of one table matching a scope (for the per-query and per-document reports),
+ * read from `events.facts(table, …)` (see `factEvents`).
+ */
+export function factScope(table: FactTable, request: FactRequest, p: Params, alias = 'f', events?: EventColumns): string {
   const column = (name: string) => {
-    const c = dimensionColumn(dimension(name, request.tz.pg), table)
+    const c = dimensionColumn(dimension(name, request.tz.pg), table, events)
     return { sql: c.sql.replaceAll('f.', `${alias}.`), type: c.type }
   }
   return `${alias}.org_id = ${p.add(request.orgId)} AND ${alias}.received_at >= ${p.add(request.from.toISOString())}
     AND ${alias}.received_at < ${p.add(request.to.toISOString())} AND ${botsCondition(request.bots, `${alias}.is_bot`)}
     AND ${request.filter ? compileFilter(request.filter, column, p.add) : 'true'}`
+}
+
+/** The event columns of the facts a request's filter reads (`factScope`). */
+export function factEvents(db: pg.ClientBase, request: FactRequest): Promise<EventColumns> {
+  return eventColumns(db, request, filterDimensionsOf(request.filter, request.tz.pg))
 }
 
 export const TILE_DIMENSION_NAMES = Object.keys(TILE_DIMENSIONS)

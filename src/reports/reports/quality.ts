@@ -1,5 +1,7 @@
 import type pg from 'pg'
 import { Params } from '../engine.js'
+import { eventColumnsOf, type EventColumns } from '../event-columns.js'
+import type { FactTable } from '../measures.js'
 import type { Scope } from '../params.js'
 
 interface Check {
@@ -8,13 +10,18 @@ interface Check {
   /** Fact table and the rows the check applies to (its total). */
   table: 'report_searches' | 'report_clicks' | 'report_others'
   applies: string
-  /** The rows that fail. */
-  fails: string
+  /** The rows that fail: SQL over the fact `f`, or (`event`) over the raw event `e` behind it. */
+  fails: string | { event: string }
   hint: string
 }
 
-const raw = (expression: string) =>
-  `(SELECT ${expression} FROM events e WHERE e.org_id = f.org_id AND e.event_id = f.event_id AND e.received_at = f.received_at)`
+const raw = (expression: string) => ({ event: expression })
+const FACT_TABLE: Record<Check['table'], FactTable> = { report_searches: 'searches', report_clicks: 'clicks', report_others: 'others' }
+
+/** The SQL of a check's failure on `f`: raw event columns through `events` (read by lookup on plain PostgreSQL). */
+function failsSql(c: Check, events: EventColumns): string {
+  return typeof c.fails === 'string' ? c.fails : events.column(FACT_TABLE[c.table], c.fails.event)
+}
 const LANGUAGE_TAG = `'^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$'`
 
 /*
@@ -64,25 +71,25 @@ const CHECKS: Check[] = [
 ]
 
 export async function quality(db: pg.ClientBase, scope: Scope) {
-  const p = new Params()
-  const org = p.add(scope.orgId)
-  const from = p.add(scope.period.from.toISO())
-  const to = p.add(scope.period.to.toISO())
-  const bind = (sql: string) => sql.replaceAll('$ORG', org).replaceAll('$FROM', from).replaceAll('$TO', to)
+  const range = { orgId: scope.orgId, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate() }
   // One pass per fact table, every check of it a filtered count: the range is read three times,
   // not once per check.
   const tables = [...new Set(CHECKS.map((c) => c.table))]
-  const parts = tables.map((table) => {
+  const rows: Array<{ check: number; protocol: string; total: number; failed: number; samples?: string[] }> = []
+  for (const table of tables) {
+    const p = new Params()
+    const org = p.add(scope.orgId)
+    const from = p.add(scope.period.from.toISO())
+    const to = p.add(scope.period.to.toISO())
+    const bind = (sql: string) => sql.replaceAll('$ORG', org).replaceAll('$FROM', from).replaceAll('$TO', to)
+    const events = await eventColumnsOf(db, range)
     const counts = CHECKS.flatMap((c, i) => c.table !== table ? [] : [
       `count(*) FILTER (WHERE ${c.applies})::int AS total_${i}`,
-      `count(*) FILTER (WHERE (${c.applies}) AND (${bind(c.fails)}))::int AS failed_${i}`,
+      `count(*) FILTER (WHERE (${c.applies}) AND (${bind(failsSql(c, events))}))::int AS failed_${i}`,
     ])
-    return `SELECT '${table}'::text AS fact_table, f.protocol, ${counts.join(', ')}
-    FROM ${table} f WHERE f.org_id = ${org} AND f.received_at >= ${from} AND f.received_at < ${to}
+    const sql = `SELECT '${table}'::text AS fact_table, f.protocol, ${counts.join(', ')}
+    FROM ${events.facts(FACT_TABLE[table], p.add)} WHERE f.org_id = ${org} AND f.received_at >= ${from} AND f.received_at < ${to}
     GROUP BY f.protocol`
-  })
-  const rows: Array<{ check: number; protocol: string; total: number; failed: number; samples?: string[] }> = []
-  for (const sql of parts) {
     for (const row of (await db.query<Record<string, number | string>>(sql, p.values)).rows) {
       CHECKS.forEach((c, i) => {
         const total = row[`total_${i}`] as number
@@ -94,12 +101,16 @@ export async function quality(db: pg.ClientBase, scope: Scope) {
   for (const r of rows) {
     if (r.failed === 0) continue
     const c = CHECKS[r.check]!
+    const p = new Params()
+    for (const value of [scope.orgId, scope.period.from.toISO(), scope.period.to.toISO(), r.protocol]) p.add(value)
+    const events = await eventColumnsOf(db, range)
+    const fails = failsSql(c, events)
     const { rows: samples } = await db.query(
-      `SELECT f.event_id::text AS id FROM ${c.table} f
+      `SELECT f.event_id::text AS id FROM ${events.facts(FACT_TABLE[c.table], p.add)}
        WHERE f.org_id = $1 AND f.received_at >= $2 AND f.received_at < $3 AND f.protocol = $4 AND (${c.applies})
-         AND (${c.fails.replaceAll('$ORG', '$1').replaceAll('$FROM', '$2').replaceAll('$TO', '$3')})
+         AND (${fails.replaceAll('$ORG', '$1').replaceAll('$FROM', '$2').replaceAll('$TO', '$3')})
        ORDER BY f.received_at DESC, f.event_id DESC LIMIT 10`,
-      [scope.orgId, scope.period.from.toISO(), scope.period.to.toISO(), r.protocol],
+      p.values,
     )
     r.samples = samples.map((x) => x.id as string)
   }

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { DateTime } from 'luxon'
 import { bucketStarts, first, isoInZone, positiveInt, type Period, type Query, type Scope } from '../params.js'
-import { botsCondition, cleanDays, factScope, outsideDays, Params } from '../engine.js'
+import { botsCondition, cleanDays, factEvents, factScope, outsideDays, Params, type FactRequest } from '../engine.js'
 import { QUERY_MEASURES, queryExpression, querySum } from '../measures.js'
 import { ReportError } from '../errors.js'
 import { evaluate, metricValue } from './series.js'
@@ -16,8 +16,9 @@ const wilsonLow = (k: string, n: string) => `CASE WHEN ${n} > 0 THEN
 const ratioSql = (k: string, n: string) => `round((${k})::numeric / nullif(${n}, 0), 6)::float8`
 
 /** Per-query sums of a period (searches of S grouped by normalized query). */
-function perQuery(p: Params, scope: Scope, period: Period, includeEmpty: boolean, contains: string | undefined): string {
-  const request = { orgId: scope.orgId, tz: scope.tz, from: period.from.toJSDate(), to: period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
+async function perQuery(db: pg.ClientBase, p: Params, scope: Scope, period: Period, includeEmpty: boolean, contains: string | undefined): Promise<string> {
+  const request: FactRequest = { orgId: scope.orgId, tz: scope.tz, from: period.from.toJSDate(), to: period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
+  const events = await factEvents(db, request)
   const containsSql = contains === undefined ? 'true' : `strpos(f.q, report_normalize_query(${p.add(contains)})) > 0`
   const clickContains = contains === undefined ? 'true' : `strpos(c.q, report_normalize_query(${p.add(contains)})) > 0`
   return `
@@ -42,13 +43,13 @@ function perQuery(p: Params, scope: Scope, period: Period, includeEmpty: boolean
       round(avg(f.nr) FILTER (WHERE f.is_user AND f.nr IS NOT NULL), 6)::float8 AS avg_results,
       count(DISTINCT f.visitor_id) FILTER (WHERE NOT f.partial)::int AS visitors,
       mode() WITHIN GROUP (ORDER BY f.display) FILTER (WHERE NOT f.partial) AS display
-    FROM report_searches f
-    WHERE ${factScope('searches', request, p)} AND (${includeEmpty ? 'true' : `f.q <> ''`}) AND ${containsSql}
+    FROM ${events.facts('searches', p.add)}
+    WHERE ${factScope('searches', request, p, 'f', events)} AND (${includeEmpty ? 'true' : `f.q <> ''`}) AND ${containsSql}
     GROUP BY f.q
     HAVING count(*) FILTER (WHERE NOT f.partial) > 0
   ) s LEFT JOIN (
     SELECT c.q, sum(c.position) FILTER (WHERE c.position >= 1)::bigint AS pos_sum, count(*) FILTER (WHERE c.position >= 1)::int AS pos_count
-    FROM report_clicks c WHERE ${factScope('clicks', request, p, 'c')} AND c.q IS NOT NULL AND ${clickContains}
+    FROM ${events.facts('clicks', p.add, 'c')} WHERE ${factScope('clicks', request, p, 'c', events)} AND c.q IS NOT NULL AND ${clickContains}
     GROUP BY c.q
   ) c ON c.q = s.q`
 }
@@ -152,10 +153,10 @@ export async function queryRows(db: pg.ClientBase, scope: Scope, list: QueryList
   const fromTiles = days.length + previousDays.length > 0
   const current = fromTiles
     ? perQueryFromTiles(p, scope, scope.period, days, list.includeEmpty, list.contains)
-    : perQuery(p, scope, scope.period, list.includeEmpty, list.contains)
+    : await perQuery(db, p, scope, scope.period, list.includeEmpty, list.contains)
   const previous = !trending ? null : fromTiles
     ? perQueryFromTiles(p, scope, compare!, previousDays, list.includeEmpty, list.contains)
-    : perQuery(p, scope, compare!, list.includeEmpty, list.contains)
+    : await perQuery(db, p, scope, compare!, list.includeEmpty, list.contains)
   const fields = Object.entries(FIELDS)
     .filter(([name]) => !fromTiles || (name !== 'visitors' && name !== 'display'))
     .map(([name, sql]) => `${sql} AS "${name}"`)
@@ -229,27 +230,30 @@ export async function queryDetail(db: pg.ClientBase, scope: Scope, rawQuery: str
   const series = await evaluate(db, withQuery, metrics, scope.period, starts)
   const totals = series.reduce((acc, e) => ({ sums: addAll(acc.sums, e.sums), visits: null, protocols: [...new Set([...acc.protocols, ...e.protocols])] }), { sums: {} as Record<string, number>, visits: null, protocols: [] as string[] })
   const qp = p.add(q)
-  const clickScope = factScope('clicks', request, p, 'c')
-  const searchScope = factScope('searches', request, p, 'f')
+  const events = await factEvents(db, request)
+  const clickScope = factScope('clicks', request, p, 'c', events)
+  const searchScope = factScope('searches', request, p, 'f', events)
+  const clicks = events.facts('clicks', p.add, 'c')
+  const searches = events.facts('searches', p.add, 'f')
   const positions = await db.query(
     ...p.query(`SELECT b.lo AS "from", b.hi AS "to", count(c.event_id)::int AS clicks
      FROM (VALUES ${Array.from({ length: 10 }, (_, i) => `(${i + 1}, ${i + 1})`).join(', ')}, (11, 20), (21, NULL)) b(lo, hi)
-     LEFT JOIN report_clicks c ON c.q = ${qp} AND ${clickScope} AND c.position >= b.lo AND (b.hi IS NULL OR c.position <= b.hi)
+     LEFT JOIN ${clicks} ON c.q = ${qp} AND ${clickScope} AND c.position >= b.lo AND (b.hi IS NULL OR c.position <= b.hi)
      GROUP BY b.lo, b.hi ORDER BY b.lo`),
   )
   const documents = await db.query(
     ...p.query(`SELECT c.document, count(*)::int AS clicks, round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition"
-     FROM report_clicks c WHERE c.q = ${qp} AND ${clickScope} AND c.document IS NOT NULL
+     FROM ${clicks} WHERE c.q = ${qp} AND ${clickScope} AND c.document IS NOT NULL
      GROUP BY c.document ORDER BY clicks DESC, c.document LIMIT 50`),
   )
   const next = await db.query(
     ...p.query(`SELECT f.next_q AS query, count(*)::int AS count, round(avg(f.next_clicked::int), 6)::float8 AS "ledToClick"
-     FROM report_searches f WHERE f.q = ${qp} AND f.is_user AND f.next_q IS NOT NULL AND ${searchScope}
+     FROM ${searches} WHERE f.q = ${qp} AND f.is_user AND f.next_q IS NOT NULL AND ${searchScope}
      GROUP BY f.next_q ORDER BY count DESC, f.next_q LIMIT 20`),
   )
   // Refinements of this query: refinement searches of the chains of its user searches.
   const refinements = await db.query(
-    ...p.query(`SELECT r.cause, count(*)::int AS count FROM report_searches f
+    ...p.query(`SELECT r.cause, count(*)::int AS count FROM ${searches}
      JOIN report_searches r ON r.org_id = f.org_id AND r.visit_id = f.visit_id AND r.received_at >= f.received_at AND r.event_id <> f.event_id
        AND r.received_at <= f.received_at + interval '30 minutes' AND r.cause_class = 'refinement' AND NOT r.partial AND r.q = f.q
      WHERE f.q = ${qp} AND f.is_user AND ${searchScope}
@@ -257,13 +261,13 @@ export async function queryDetail(db: pg.ClientBase, scope: Scope, rawQuery: str
   )
   const visitors = await db.query(
     ...p.query(`SELECT count(DISTINCT f.visitor_id)::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
-     FROM report_searches f WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}`),
+     FROM ${searches} WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}`),
   )
   const hubs = await db.query(
     ...p.query(`SELECT f.hub, count(*) FILTER (WHERE f.is_user)::int AS "userSearches",
        round((count(*) FILTER (WHERE f.uid IS NOT NULL AND NOT f.partial AND f.clicks > 0))::numeric
          / nullif(count(*) FILTER (WHERE f.uid IS NOT NULL AND NOT f.partial), 0), 6)::float8 AS ctr
-     FROM report_searches f WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}
+     FROM ${searches} WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}
      GROUP BY f.hub ORDER BY "userSearches" DESC, f.hub NULLS LAST`),
   )
   const total = { sums: totals.sums, visits: null, protocols: totals.protocols }
@@ -299,10 +303,11 @@ function addAll(a: Record<string, unknown>, b: Record<string, unknown>): Record<
 export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: number, limit: number) {
   const p = new Params()
   const request = { orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
-  const where = factScope('searches', request, p)
+  const events = await factEvents(db, request)
+  const where = factScope('searches', request, p, 'f', events)
   const { rows: clusters } = await db.query(
     ...p.query(`WITH gaps AS (
-       SELECT f.gap_key, f.q, f.visitor_id FROM report_searches f WHERE ${where} AND f.is_user AND f.nr = 0
+       SELECT f.gap_key, f.q, f.visitor_id FROM ${events.facts('searches', p.add)} WHERE ${where} AND f.is_user AND f.nr = 0
      ),
      clusters AS (
        SELECT gap_key, count(*)::int AS no_result_searches, count(DISTINCT visitor_id)::int AS visitors FROM gaps
@@ -319,7 +324,7 @@ export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: 
   const p2 = new Params()
   const { rows: rescues } = await db.query(
     ...p2.query(`SELECT f.gap_key, f.q AS "failedQuery", f.rescue_q AS "rescueQuery", count(*)::int AS count
-     FROM report_searches f WHERE ${factScope('searches', request, p2)} AND f.is_user AND f.nr = 0 AND f.rescue_q IS NOT NULL
+     FROM ${events.facts('searches', p2.add)} WHERE ${factScope('searches', request, p2, 'f', events)} AND f.is_user AND f.nr = 0 AND f.rescue_q IS NOT NULL
        AND f.gap_key = ANY(${p2.add(clusters.map((c) => c.key))}::text[])
      GROUP BY f.gap_key, f.q, f.rescue_q ORDER BY count DESC, f.q, f.rescue_q`),
   )

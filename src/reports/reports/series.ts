@@ -1,10 +1,11 @@
 import type pg from 'pg'
 import type { DateTime } from 'luxon'
 import { dimension } from '../dimensions.js'
-import { addSums, aggregate, dimensionColumn, emptySums, Params, visitSums, type AggregateRow } from '../engine.js'
+import { addSums, aggregate, dimensionColumn, emptySums, filterDimensionsOf, Params, visitSums, type AggregateRow } from '../engine.js'
+import { eventColumns } from '../event-columns.js'
 import { ReportError } from '../errors.js'
 import { compileFilter } from '../filter.js'
-import { FACT_TABLES, type FactTable } from '../measures.js'
+import type { FactTable } from '../measures.js'
 import { change, nullReason, type MetricDefinition, type MetricValue, type Sums, type VisitSums } from '../metrics.js'
 import { bucketStarts, isoInZone, type Period, type Scope } from '../params.js'
 import { round, significant, wilson } from '../stats.js'
@@ -156,10 +157,12 @@ export async function breakdown(db: pg.ClientBase, scope: Scope, dims: string[],
 async function groupedVisits(db: pg.ClientBase, scope: Scope, dims: string[]): Promise<Map<string, Partial<VisitSums>>> {
   const p = new Params()
   const tables: FactTable[] = ['searches', 'clicks', 'others']
+  const range = { orgId: scope.orgId, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate() }
+  const events = await eventColumns(db, range, [...dims.map((d) => dimension(d, scope.tz.pg)), ...filterDimensionsOf(scope.filter, scope.tz.pg)])
   const branches = tables.map((table) => {
-    const column = (name: string) => dimensionColumn(dimension(name, scope.tz.pg), table)
+    const column = (name: string) => dimensionColumn(dimension(name, scope.tz.pg), table, events)
     const groups = dims.map((d, i) => `(${column(d).sql})::text AS g${i}`)
-    return `SELECT f.visit_id, f.visitor_id, ${groups.join(', ')} FROM ${FACT_TABLES[table]} f
+    return `SELECT f.visit_id, f.visitor_id, ${groups.join(', ')} FROM ${events.facts(table, p.add)}
       WHERE f.org_id = ${p.add(scope.orgId)} AND f.received_at >= ${p.add(scope.period.from.toISO())} AND f.received_at < ${p.add(scope.period.to.toISO())}
         AND ${scope.bots === 'exclude' ? 'NOT f.is_bot' : scope.bots === 'only' ? 'f.is_bot' : 'true'}
         AND ${scope.filter ? compileFilter(scope.filter, column, p.add) : 'true'}`

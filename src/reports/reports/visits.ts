@@ -1,9 +1,10 @@
 import type pg from 'pg'
 import { dimension } from '../dimensions.js'
-import { dimensionColumn, Params } from '../engine.js'
+import { dimensionColumn, filterDimensionsOf, Params } from '../engine.js'
+import { eventColumns, type EventColumns } from '../event-columns.js'
 import { ReportError } from '../errors.js'
 import { compileFilter, type FilterNode } from '../filter.js'
-import { FACT_TABLES, type FactTable } from '../measures.js'
+import type { FactTable } from '../measures.js'
 import type { Scope } from '../params.js'
 import { readSession, sessionResult, summarizeResults } from '../../protocols/inbenta/reports.js'
 import { isCitus } from '../../store/citus.js'
@@ -11,10 +12,10 @@ import { isCitus } from '../../store/citus.js'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const TABLES: FactTable[] = ['searches', 'clicks', 'others']
 
-function matchingVisits(p: Params, scope: Scope, filter: FilterNode): string {
+function matchingVisits(p: Params, scope: Scope, filter: FilterNode, events: EventColumns): string {
   return TABLES.map((table) => {
-    const column = (name: string) => dimensionColumn(dimension(name, scope.tz.pg), table)
-    return `SELECT f.visit_id FROM ${FACT_TABLES[table]} f WHERE f.org_id = ${p.add(scope.orgId)}
+    const column = (name: string) => dimensionColumn(dimension(name, scope.tz.pg), table, events)
+    return `SELECT f.visit_id FROM ${events.facts(table, p.add)} WHERE f.org_id = ${p.add(scope.orgId)}
       AND f.received_at >= ${p.add(scope.period.from.toISO())} AND f.received_at < ${p.add(scope.period.to.toISO())}
       AND f.visit_id IS NOT NULL AND ${compileFilter(filter, column, p.add)}`
   }).join(' UNION ')
@@ -34,8 +35,9 @@ export async function visitRows(
     `v.org_id = ${p.add(scope.orgId)}`, `v.first_at < ${p.add(scope.period.to.toISO())}`, `v.last_at >= ${p.add(scope.period.from.toISO())}`,
     scope.bots === 'exclude' ? 'NOT v.is_bot' : scope.bots === 'only' ? 'v.is_bot' : 'true',
   ]
-  if (scope.filter) conditions.push(`v.visit_id IN (${matchingVisits(p, scope, scope.filter)})`)
-  if (exclude) conditions.push(`v.visit_id NOT IN (${matchingVisits(p, scope, exclude)})`)
+  const range = { orgId: scope.orgId, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate() }
+  if (scope.filter) conditions.push(`v.visit_id IN (${matchingVisits(p, scope, scope.filter, await eventColumns(db, range, filterDimensionsOf(scope.filter, scope.tz.pg)))})`)
+  if (exclude) conditions.push(`v.visit_id NOT IN (${matchingVisits(p, scope, exclude, await eventColumns(db, range, filterDimensionsOf(exclude, scope.tz.pg)))})`)
   // Citus (docs/citus.md) cannot join the coordinator's report_visits with distributed events:
   // there, each visit's first event is read by its keys in a second query.
   const citus = await isCitus(db)
