@@ -28,6 +28,7 @@ export const CITUS_TESTS = [
   'test/reports/replay.test.ts',
   'test/reports/time.test.ts',
   'test/reports/coveo-stats.test.ts',
+  'test/reports/event-dimensions.test.ts',
   'test/inbenta/flow.test.ts',
 ]
 
