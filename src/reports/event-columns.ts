@@ -3,13 +3,6 @@ import { eventLookup, type Dimension } from './dimensions.js'
 import { FACT_TABLES, type FactTable } from './measures.js'
 import { isCitus } from '../store/citus.js'
 
-/** The events behind each fact table (src/reports/maintenance/facts.ts). */
-const EVENT_TYPES: Record<FactTable, string> = {
-  searches: `e.type = 'search'`,
-  clicks: `e.type = 'click'`,
-  others: `e.type NOT IN ('search', 'click')`,
-}
-
 /** What a report reads: an organization's facts of [from, to). */
 export interface FactRange {
   orgId: string
@@ -27,33 +20,34 @@ export interface FactRange {
  *
  * On Citus (docs/citus.md) the facts are on the coordinator and the events distributed, and Citus
  * plans neither a lookup per fact row nor a join of the two. There the fact table is read through
- * a derived table that joins it with the columns needed, computed on the workers from the
- * organization's events of the report's range and type, in one materialized CTE: Citus runs that
- * CTE first, over every shard, and hands its rows to the coordinator as an intermediate result;
- * the rest of the statement is then plain PostgreSQL on the coordinator, a hash join of the facts
- * with those rows.
+ * a derived table that joins it with the columns needed, read from the organization's events of the
+ * report's range and fact table by `report_event_columns` (migrations/095_citus_event_columns.sql):
+ * the statement names no distributed table, so it stays plain PostgreSQL on the coordinator, a
+ * hash join of the facts with the function's rows, and only the function's query goes to the
+ * shards.
  *
  * Every expression a statement uses must be known before the statement's FROM is written: give
  * them all to `eventColumns` (or `column` them first).
  */
 export class EventColumns {
-  private readonly names: Record<FactTable, Map<string, string>> = { searches: new Map(), clicks: new Map(), others: new Map() }
+  /** Per table: expression → column name and SQL type. */
+  private readonly names: Record<FactTable, Map<string, { name: string; type: string }>> = { searches: new Map(), clicks: new Map(), others: new Map() }
   private readonly written = new Set<FactTable>()
 
   /** `range` null: plain PostgreSQL, lookups. */
   constructor(private readonly range: FactRange | null) {}
 
-  /** The SQL of `expression` (over the event `e`) on the fact row `f` of `table`. */
-  column(table: FactTable, expression: string): string {
+  /** The SQL of `expression` (over the event `e`, of SQL type `type`) on the fact row `f` of `table`. */
+  column(table: FactTable, expression: string, type = 'text'): string {
     if (!this.range) return eventLookup(expression)
     const names = this.names[table]
-    let name = names.get(expression)
-    if (name === undefined) {
+    let column = names.get(expression)
+    if (column === undefined) {
       if (this.written.has(table)) throw new Error(`event column ${expression} asked for after ${FACT_TABLES[table]} was read`)
-      name = `event_${names.size}`
-      names.set(expression, name)
+      column = { name: `event_${names.size}`, type }
+      names.set(expression, column)
     }
-    return `f.${name}`
+    return `f.${column.name}`
   }
 
   /** The dimension's SQL on `table`, with its type (NULL where it does not apply). */
@@ -67,14 +61,10 @@ export class EventColumns {
     const names = this.names[table]
     if (!this.range || names.size === 0) return `${FACT_TABLES[table]} ${alias}`
     this.written.add(table)
-    const selected = [...names].map(([expression, name]) => `${expression} AS ${name}`)
-    return `(WITH ev AS MATERIALIZED (
-        SELECT e.event_id, e.received_at, ${selected.join(', ')} FROM events e
-        WHERE e.org_id = ${param(this.range.orgId)} AND e.received_at >= ${param(iso(this.range.from))} AND e.received_at < ${param(iso(this.range.to))}
-          AND ${EVENT_TYPES[table]}
-      )
-      SELECT x.*, ${[...names.values()].map((n) => `ev.${n}`).join(', ')} FROM ${FACT_TABLES[table]} x
-      LEFT JOIN ev ON ev.event_id = x.event_id AND ev.received_at = x.received_at) ${alias}`
+    const columns = [...names.values()].map((c, i) => `ev.v[${i + 1}]${c.type === 'text' ? '' : `::${c.type}`} AS ${c.name}`)
+    const events = `report_event_columns(${param(this.range.orgId)}, ${param(iso(this.range.from))}, ${param(iso(this.range.to))}, '${table}', ${param([...names.keys()])}::text[])`
+    return `(SELECT x.*, ${columns.join(', ')} FROM ${FACT_TABLES[table]} x
+      LEFT JOIN ${events} ev ON ev.event_id = x.event_id AND ev.received_at = x.received_at) ${alias}`
   }
 }
 

@@ -20,7 +20,7 @@ const FACT_TABLE: Record<Check['table'], FactTable> = { report_searches: 'search
 
 /** The SQL of a check's failure on `f`: raw event columns through `events` (read by lookup on plain PostgreSQL). */
 function failsSql(c: Check, events: EventColumns): string {
-  return typeof c.fails === 'string' ? c.fails : events.column(FACT_TABLE[c.table], c.fails.event)
+  return typeof c.fails === 'string' ? c.fails : events.column(FACT_TABLE[c.table], c.fails.event, 'boolean')
 }
 const LANGUAGE_TAG = `'^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$'`
 
