@@ -21,7 +21,7 @@ export interface FactRange {
  * On Citus (docs/citus.md) the facts are on the coordinator and the events distributed, and Citus
  * plans neither a lookup per fact row nor a join of the two. There the fact table is read through
  * a derived table that joins it with the columns needed, read from the organization's events of the
- * report's range and fact table by `report_event_columns` (migrations/095_citus_event_columns.sql):
+ * report's range and fact table by `report_event_columns` (migrations/096_citus_event_columns.sql):
  * the statement names no distributed table, so it stays plain PostgreSQL on the coordinator, a
  * hash join of the facts with the function's rows, and only the function's query goes to the
  * shards.
