@@ -27,6 +27,7 @@ export const CITUS_TESTS = [
   'test/reports/sessions.test.ts',
   'test/reports/replay.test.ts',
   'test/reports/time.test.ts',
+  'test/reports/query-days.test.ts',
   'test/reports/coveo-stats.test.ts',
   'test/reports/event-dimensions.test.ts',
   'test/inbenta/flow.test.ts',
