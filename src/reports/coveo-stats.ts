@@ -114,7 +114,7 @@ async function distinctQueries(db: import('pg').ClientBase, scope: Scope): Promi
   const events = await factEvents(db, request)
   const where = factScope('searches', request, p, 'f', events)
   const { rows } = await db.query(
-    `SELECT count(DISTINCT f.q)::int AS n FROM ${events.facts('searches', p.add)} WHERE ${where} AND f.is_user`,
+    `SELECT count(DISTINCT f.q COLLATE "C")::int AS n FROM ${events.facts('searches', p.add)} WHERE ${where} AND f.is_user`,
     p.values,
   )
   return rows[0]!.n
@@ -183,7 +183,7 @@ export function coveoStats(runtime: ReportsRuntime) {
              AND f.is_user AND NOT f.is_bot AND ($4::text IS NULL OR f.hub = $4)
              AND (starts_with(f.q, p.p) OR strpos(f.q, ' ' || p.p) > 0)
            GROUP BY f.q
-           HAVING count(DISTINCT f.visitor_id) >= $5 AND NOT coalesce(bool_and(f.nr = 0) FILTER (WHERE f.nr IS NOT NULL), false)
+           HAVING count(DISTINCT f.visitor_id COLLATE "C") >= $5 AND NOT coalesce(bool_and(f.nr = 0) FILTER (WHERE f.nr IS NOT NULL), false)
            ORDER BY count(*) FILTER (WHERE f.chain_clicked) DESC, count(*) DESC, f.q
            OFFSET $6 LIMIT $7`,
           [principal.orgId, first(query, 'queryText') ?? '', now, hub, settings.minVisitors, pageNumber * pageSize, pageSize],

@@ -252,8 +252,10 @@ export async function visitSums(
       ) d
       JOIN report_visits v ON v.org_id = ${org} AND v.visit_id = d.visit_id`
   }
+  // Distinct ids are counted in byte order (COLLATE "C"): the count is the same under any
+  // deterministic collation, and sorting by bytes is several times faster than by a language's rules.
   const { rows } = await db.query(
-    `SELECT i, count(*)::int AS visits, count(DISTINCT visitor_id)::int AS visitors,
+    `SELECT i, count(*)::int AS visits, count(DISTINCT visitor_id COLLATE "C")::int AS visitors,
        count(*) FILTER (WHERE searches > 0)::int AS with_search,
        count(*) FILTER (WHERE searches > 0 AND clicks > 0)::int AS with_search_click,
        coalesce(sum(searches), 0)::int AS searches_in_visits,

@@ -41,7 +41,7 @@ async function perQuery(db: pg.ClientBase, p: Params, scope: Scope, period: Peri
       coalesce(sum(f.response_ms) FILTER (WHERE NOT f.partial), 0)::bigint AS rt_sum,
       count(f.response_ms) FILTER (WHERE NOT f.partial)::int AS rt_count,
       round(avg(f.nr) FILTER (WHERE f.is_user AND f.nr IS NOT NULL), 6)::float8 AS avg_results,
-      count(DISTINCT f.visitor_id) FILTER (WHERE NOT f.partial)::int AS visitors,
+      count(DISTINCT f.visitor_id COLLATE "C") FILTER (WHERE NOT f.partial)::int AS visitors,
       mode() WITHIN GROUP (ORDER BY f.display) FILTER (WHERE NOT f.partial) AS display
     FROM ${events.facts('searches', p.add)}
     WHERE ${factScope('searches', request, p, 'f', events)} AND (${includeEmpty ? 'true' : `f.q <> ''`}) AND ${containsSql}
@@ -211,7 +211,7 @@ function pageFromTiles(p: Params, scope: Scope, compare: Period | null, page: st
   const columns = names.map((name) =>
     name === 'visitors' ? 'v.visitors AS "visitors"' : name === 'display' ? `coalesce(v.display, ${previousDisplay}) AS "display"` : `page."${name}"`)
   return `SELECT ${columns.join(', ')} FROM (${page}) page
-    CROSS JOIN LATERAL (SELECT count(DISTINCT f.visitor_id)::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
+    CROSS JOIN LATERAL (SELECT count(DISTINCT f.visitor_id COLLATE "C")::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
       FROM report_searches f WHERE f.q = page."query" AND NOT f.partial AND ${factScope('searches', request(scope.period), p)}) v
     ORDER BY ${order}`
 }
@@ -260,7 +260,7 @@ export async function queryDetail(db: pg.ClientBase, scope: Scope, rawQuery: str
      GROUP BY r.cause ORDER BY count DESC, r.cause LIMIT 20`),
   )
   const visitors = await db.query(
-    ...p.query(`SELECT count(DISTINCT f.visitor_id)::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
+    ...p.query(`SELECT count(DISTINCT f.visitor_id COLLATE "C")::int AS visitors, mode() WITHIN GROUP (ORDER BY f.display) AS display
      FROM ${searches} WHERE f.q = ${qp} AND NOT f.partial AND ${searchScope}`),
   )
   const hubs = await db.query(
@@ -310,7 +310,7 @@ export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: 
        SELECT f.gap_key, f.q, f.visitor_id FROM ${events.facts('searches', p.add)} WHERE ${where} AND f.is_user AND f.nr = 0
      ),
      clusters AS (
-       SELECT gap_key, count(*)::int AS no_result_searches, count(DISTINCT visitor_id)::int AS visitors FROM gaps
+       SELECT gap_key, count(*)::int AS no_result_searches, count(DISTINCT visitor_id COLLATE "C")::int AS visitors FROM gaps
        GROUP BY gap_key HAVING count(*) >= ${p.add(minSearches)}
        ORDER BY count(*) DESC, gap_key LIMIT ${p.add(limit)}
      )

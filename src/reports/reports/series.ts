@@ -169,7 +169,7 @@ async function groupedVisits(db: pg.ClientBase, scope: Scope, dims: string[]): P
   })
   const names = dims.map((_, i) => `g${i}`)
   const { rows } = await db.query(
-    `SELECT ${names.join(', ')}, count(DISTINCT visit_id)::int AS visits, count(DISTINCT visitor_id)::int AS visitors
+    `SELECT ${names.join(', ')}, count(DISTINCT visit_id)::int AS visits, count(DISTINCT visitor_id COLLATE "C")::int AS visitors
      FROM (${branches.join(' UNION ALL ')}) x GROUP BY ${names.join(', ')}`,
     p.values,
   )
