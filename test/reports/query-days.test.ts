@@ -1,6 +1,5 @@
 import t from 'tap'
-import { manualClock } from '../helpers/app.js'
-import { CoveoSender, get, reportsApp, round, sendHandMadeSet, settle } from './helpers.js'
+import { CoveoSender, get, pastClock, reportsApp, round, sendHandMadeSet, settle } from './helpers.js'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -16,11 +15,10 @@ const DAY = 24 * HOUR
  *  "wifi": 12 user searches by 12 visitors in day 1, 2 in day 3 (trend (2 − 12) / √14).
  */
 t.test('query lists from query day tiles equal the same lists from facts', async (t) => {
-  const day1 = new Date()
-  day1.setUTCDate(day1.getUTCDate() - 7)
-  day1.setUTCHours(0, 0, 0, 0)
-  const d = (n: number) => day1.getTime() + (n - 1) * DAY
-  const r = await reportsApp(t, { clock: manualClock(new Date(d(1))) })
+  const clock = pastClock(7, 0)
+  const day1 = clock().getTime()
+  const d = (n: number) => day1 + (n - 1) * DAY
+  const r = await reportsApp(t, { clock })
   const s = new CoveoSender(r, d(1))
   for (let i = 0; i < 12; i++) await s.search({ at: HOUR + i * HOUR, visitor: `w${i}`, q: 'WiFi', uid: `w${i}` })
   await s.search({ at: 2 * DAY - HOUR, visitor: 've', q: 'edge', uid: 'e1', nr: 0 })

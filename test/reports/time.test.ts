@@ -1,6 +1,6 @@
 import t from 'tap'
 import { manualClock } from '../helpers/app.js'
-import { CoveoSender, get, reportsApp, settle } from './helpers.js'
+import { CoveoSender, get, pastClock, reportsApp, settle } from './helpers.js'
 
 const HOUR = 3_600_000
 
@@ -123,10 +123,9 @@ t.test('tz moves 30d but not 24h; a range needs both ends', async (t) => {
 })
 
 t.test('a whole UTC day answers from its day tile; a late event sends it back to its hours until summed again', async (t) => {
-  const day = new Date()
-  day.setUTCDate(day.getUTCDate() - 3)
-  day.setUTCHours(0, 0, 0, 0)
-  const r = await reportsApp(t, { clock: manualClock(day) })
+  const clock = pastClock(3, 0)
+  const day = clock()
+  const r = await reportsApp(t, { clock })
   const s = new CoveoSender(r, day.getTime())
   await s.search({ at: 1 * HOUR, visitor: 'v', q: 'vpn', uid: 'a' })
   await s.search({ at: 13 * HOUR, visitor: 'w', q: 'printer', uid: 'b' })
