@@ -6,6 +6,7 @@
 // its URL. Starts the service of this checkout on it (`dist/main.js`; BENCH_SERVICE_ROOT names
 // another checkout's, built, to compare builds on one database), and prints one JSON document
 // (p50/p95 per report over BENCH_REQUESTS requests after one warm-up, default 7); progress on stderr.
+// BENCH_ONLY (a regular expression) times only the reports whose names match it.
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { cpus, loadavg } from 'node:os'
@@ -18,6 +19,7 @@ import { reportRoutes } from './report-routes.mjs'
 const root = path.resolve(process.env.BENCH_SERVICE_ROOT ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'))
 const url = process.env.BENCH_DATABASE
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 7)
+const only = new RegExp(process.env.BENCH_ONLY ?? '')
 if (!url) {
   process.stderr.write('bench:latency: set BENCH_DATABASE to a database seeded by `BENCH_KEEP=1 DATABASE_URL=… npm run bench:derive`\n')
   process.exit(2)
@@ -48,6 +50,7 @@ const percentile = (values, p) => Math.round([...values].sort((a, b) => a - b)[M
 const loadBefore = loadavg()[0]
 const reports = {}
 for (const [name, route] of Object.entries(reportRoutes({ topQuery: top?.q ?? 'password' }))) {
+  if (!only.test(name)) continue
   const times = []
   for (let i = 0; i <= REQUESTS; i++) {
     const started = performance.now()

@@ -159,9 +159,12 @@ export function generate({ org, total, end, seed, parts = 1, part = 0, emit }) {
     for (const e of events) {
       if (generated >= total) break
       generated++
+      // Made for every part: each row draws from the PRNG, so the parts draw one sequence and
+      // together make the one-part data set, with no visit generated twice.
+      const made = row(org, e, random)
       if (!mine) continue
       emitted++
-      emit(row(org, e, random))
+      emit(made)
     }
   }
   return emitted
