@@ -133,7 +133,7 @@ export function queryExpression(m: QueryMeasure, table: 'searches' | 'clicks'): 
   return `coalesce((${m[table]}), 0)`
 }
 
-/** The sum of a per-query measure over rows of `alias`, typed as the lists read it. */
-export function querySum(m: QueryMeasure, alias: string): string {
-  return m.type === 'numeric' ? `coalesce(sum(${alias}.${m.name}), 0)::float8` : `coalesce(sum(${alias}.${m.name}), 0)::${m.type === 'bigint' ? 'bigint' : 'int'}`
+/** The sum of a per-query measure's `value` (a tile column or `queryExpression`), typed as the lists read it. */
+export function querySum(m: QueryMeasure, value: string): string {
+  return m.type === 'numeric' ? `coalesce(sum(${value}), 0)::float8` : `coalesce(sum(${value}), 0)::${m.type === 'bigint' ? 'bigint' : 'int'}`
 }

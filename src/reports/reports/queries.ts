@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { DateTime } from 'luxon'
 import { bucketStarts, first, isoInZone, positiveInt, type Period, type Query, type Scope } from '../params.js'
 import { botsCondition, cleanDays, factEvents, factScope, outsideDays, Params, type FactRequest } from '../engine.js'
-import { QUERY_MEASURES, queryExpression, querySum } from '../measures.js'
+import { QUERY_MEASURES, queryExpression, querySum, type QueryMeasure } from '../measures.js'
 import { ReportError } from '../errors.js'
 import { evaluate, metricValue } from './series.js'
 import { metric } from '../metrics.js'
@@ -15,41 +15,41 @@ const wilsonLow = (k: string, n: string) => `CASE WHEN ${n} > 0 THEN
 
 const ratioSql = (k: string, n: string) => `round((${k})::numeric / nullif(${n}, 0), 6)::float8`
 
-/** Per-query sums of a period (searches of S grouped by normalized query). */
+/** Per-query measures given by searches, and those given by clicks (their search's query). */
+const SEARCH_MEASURES = QUERY_MEASURES.filter((m) => m.clicks === '0')
+const CLICK_MEASURES = QUERY_MEASURES.filter((m) => m.clicks !== '0')
+if (CLICK_MEASURES.some((m) => m.searches !== '0')) throw new Error('a per-query measure is given by searches or by clicks, not both')
+
+/** The average result count of the user searches, from the sums of `u_nr_sum` and `u_nr_known`. */
+const avgResults = (nrSum: string, nrKnown: string) => `round((${nrSum})::numeric / nullif(${nrKnown}, 0), 6)::float8`
+
+/** Queries kept in a list: not empty unless asked for, containing `contains` when given. */
+function queriesOf(p: Params, alias: string, includeEmpty: boolean, contains: string | undefined): string {
+  return `${includeEmpty ? 'true' : `${alias}.q <> ''`} AND ${contains === undefined ? 'true' : `strpos(${alias}.q, report_normalize_query(${p.add(contains)})) > 0`}`
+}
+
+/**
+ * Per-query sums of a period from facts alone (`QUERY_MEASURES`, as query day tiles hold them),
+ * with each query's visitors and display form: for lists under a filter, or ordered by those two.
+ */
 async function perQuery(db: pg.ClientBase, p: Params, scope: Scope, period: Period, includeEmpty: boolean, contains: string | undefined): Promise<string> {
   const request: FactRequest = { orgId: scope.orgId, tz: scope.tz, from: period.from.toJSDate(), to: period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
   const events = await factEvents(db, request)
-  const containsSql = contains === undefined ? 'true' : `strpos(f.q, report_normalize_query(${p.add(contains)})) > 0`
-  const clickContains = contains === undefined ? 'true' : `strpos(c.q, report_normalize_query(${p.add(contains)})) > 0`
+  const sum = (m: QueryMeasure, table: 'searches' | 'clicks') => querySum(m, queryExpression(m, table))
+  const nr = (name: string) => sum(QUERY_MEASURES.find((m) => m.name === name)!, 'searches')
   return `
-  SELECT s.*, coalesce(c.pos_sum, 0) AS pos_sum, coalesce(c.pos_count, 0) AS pos_count FROM (
-    SELECT f.q,
-      count(*)::int AS search_events,
-      count(*) FILTER (WHERE NOT f.partial)::int AS searches,
-      count(*) FILTER (WHERE f.is_user)::int AS user_searches,
-      count(*) FILTER (WHERE NOT f.partial AND f.cause_class = 'refinement')::int AS refinement_searches,
-      count(*) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL)::int AS t_searches,
-      count(*) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL AND f.clicks > 0)::int AS t_clicked,
-      coalesce(sum(f.clicks) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL), 0)::int AS t_clicks,
-      coalesce(sum(1.0 / f.min_position) FILTER (WHERE NOT f.partial AND f.uid IS NOT NULL AND f.min_position >= 1), 0)::float8 AS t_rr,
-      count(*) FILTER (WHERE f.is_user AND f.nr IS NOT NULL)::int AS u_nr_known,
-      count(*) FILTER (WHERE f.is_user AND f.nr = 0)::int AS u_no_results,
-      count(*) FILTER (WHERE f.is_user AND f.chain_clicked)::int AS u_clicked_chain,
-      count(*) FILTER (WHERE f.is_user AND f.visit_id IS NOT NULL)::int AS uv,
-      count(*) FILTER (WHERE f.is_user AND f.visit_id IS NOT NULL AND f.abandoned)::int AS uv_abandoned,
-      count(*) FILTER (WHERE f.is_user AND f.visit_id IS NOT NULL AND f.reformulated)::int AS uv_reformulated,
-      coalesce(sum(f.response_ms) FILTER (WHERE NOT f.partial), 0)::bigint AS rt_sum,
-      count(f.response_ms) FILTER (WHERE NOT f.partial)::int AS rt_count,
-      round(avg(f.nr) FILTER (WHERE f.is_user AND f.nr IS NOT NULL), 6)::float8 AS avg_results,
+  SELECT s.*, ${CLICK_MEASURES.map((m) => `coalesce(c.${m.name}, 0) AS ${m.name}`).join(', ')} FROM (
+    SELECT f.q, ${SEARCH_MEASURES.map((m) => `${sum(m, 'searches')} AS ${m.name}`).join(', ')},
+      ${avgResults(nr('u_nr_sum'), nr('u_nr_known'))} AS avg_results,
       count(DISTINCT f.visitor_id COLLATE "C") FILTER (WHERE NOT f.partial)::int AS visitors,
       mode() WITHIN GROUP (ORDER BY f.display) FILTER (WHERE NOT f.partial) AS display
     FROM ${events.facts('searches', p.add)}
-    WHERE ${factScope('searches', request, p, 'f', events)} AND (${includeEmpty ? 'true' : `f.q <> ''`}) AND ${containsSql}
+    WHERE ${factScope('searches', request, p, 'f', events)} AND ${queriesOf(p, 'f', includeEmpty, contains)}
     GROUP BY f.q
     HAVING count(*) FILTER (WHERE NOT f.partial) > 0
   ) s LEFT JOIN (
-    SELECT c.q, sum(c.position) FILTER (WHERE c.position >= 1)::bigint AS pos_sum, count(*) FILTER (WHERE c.position >= 1)::int AS pos_count
-    FROM ${events.facts('clicks', p.add, 'c')} WHERE ${factScope('clicks', request, p, 'c', events)} AND c.q IS NOT NULL AND ${clickContains}
+    SELECT c.q, ${CLICK_MEASURES.map((m) => `${sum(m, 'clicks')} AS ${m.name}`).join(', ')}
+    FROM ${events.facts('clicks', p.add, 'c')} WHERE ${factScope('clicks', request, p, 'c', events)} AND c.q IS NOT NULL AND ${queriesOf(p, 'c', includeEmpty, contains)}
     GROUP BY c.q
   ) c ON c.q = s.q`
 }
@@ -62,7 +62,7 @@ async function perQuery(db: pg.ClientBase, p: Params, scope: Scope, period: Peri
 function perQueryFromTiles(p: Params, scope: Scope, period: Period, days: number[], includeEmpty: boolean, contains: string | undefined): string {
   const org = p.add(scope.orgId)
   const intervals = outsideDays(period.from.toMillis(), period.to.toMillis(), days)
-  const queries = (alias: string) => `${includeEmpty ? 'true' : `${alias}.q <> ''`} AND ${contains === undefined ? 'true' : `strpos(${alias}.q, report_normalize_query(${p.add(contains)})) > 0`}`
+  const queries = (alias: string) => queriesOf(p, alias, includeEmpty, contains)
   const time = (alias: string) => intervals.length === 0 ? 'false'
     : intervals.map(([a, b]) => `(${alias}.received_at >= ${p.add(new Date(a).toISOString())} AND ${alias}.received_at < ${p.add(new Date(b).toISOString())})`).join(' OR ')
   const tiles = `SELECT t.q, ${QUERY_MEASURES.map((m) => `t.${m.name}`).join(', ')} FROM report_query_days t
@@ -73,8 +73,8 @@ function perQueryFromTiles(p: Params, scope: Scope, period: Period, days: number
   const clicks = `SELECT c.q, ${QUERY_MEASURES.map((m) => `${queryExpression(m, 'clicks')} AS ${m.name}`).join(', ')} FROM report_clicks c
     WHERE c.org_id = ${org} AND (${time('c')}) AND ${botsCondition(scope.bots, 'c.is_bot')} AND c.q IS NOT NULL AND ${queries('c')}`
   return `
-  SELECT x.q, ${QUERY_MEASURES.map((m) => `${querySum(m, 'x')} AS ${m.name}`).join(', ')},
-    round(sum(x.u_nr_sum)::numeric / nullif(sum(x.u_nr_known), 0), 6)::float8 AS avg_results
+  SELECT x.q, ${QUERY_MEASURES.map((m) => `${querySum(m, `x.${m.name}`)} AS ${m.name}`).join(', ')},
+    ${avgResults('sum(x.u_nr_sum)', 'sum(x.u_nr_known)')} AS avg_results
   FROM (${tiles} UNION ALL ${searches} UNION ALL ${clicks}) x
   GROUP BY x.q HAVING sum(x.searches) > 0`
 }
