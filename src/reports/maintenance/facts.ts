@@ -379,15 +379,17 @@ SELECT DISTINCT org_id, date_trunc('hour', at), now() FROM (
 ON CONFLICT (org_id, hour) DO UPDATE SET dirty_since = coalesce(h.dirty_since, EXCLUDED.dirty_since)`
 
 /*
- * Fact tables that have more than doubled since they were last analyzed. Autovacuum analyzes them
- * too, but only on its round (a minute apart by default): a table that grew from nothing in the
- * meantime is planned as tiny, and a join into it becomes a scan of all its rows per event of the
- * chunk. Doubling makes this happen a few dozen times in a table's life.
+ * Report tables that have more than doubled since they were last analyzed. Autovacuum analyzes
+ * them too, but only on its round (a minute apart by default): a table that grew from nothing in
+ * the meantime is planned as tiny. A join into a fact table then becomes a scan of all its rows
+ * per event of the chunk; a report summing 30 days of query day tiles, estimated at a few dozen
+ * rows where there are a hundred thousand, sorts them on disk instead of hashing them. Doubling
+ * makes this happen a few dozen times in a table's life.
  */
-const GROWN_FACTS = `
+const GROWN_TABLES = `
 SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 WHERE s.schemaname = current_schema()
-  AND s.relname IN ('report_searches', 'report_clicks', 'report_others', 'report_visits')
+  AND s.relname IN ('report_searches', 'report_clicks', 'report_others', 'report_visits', 'report_tiles', 'report_day_tiles', 'report_query_days')
   AND s.n_live_tup > 2 * greatest(c.reltuples, 0) + 1000`
 
 export interface ChunkResult {
@@ -398,7 +400,7 @@ export interface ChunkResult {
 
 /** Apply one chunk of at most `limit` queued events. Runs in its own transaction on `client`. */
 export async function applyChunk(client: pg.ClientBase, limit: number): Promise<ChunkResult> {
-  for (const { relname } of (await client.query<{ relname: string }>(GROWN_FACTS)).rows) await client.query(`ANALYZE ${relname}`)
+  for (const { relname } of (await client.query<{ relname: string }>(GROWN_TABLES)).rows) await client.query(`ANALYZE ${relname}`)
   await client.query('BEGIN')
   try {
     const { rows } = await client.query<{ taken: number; started: Date }>((await isCitus(client)) ? TAKE_CHUNK_CITUS : TAKE_CHUNK, [limit])
