@@ -184,6 +184,16 @@ export function renderFilter(node: FilterNode | null): string | null {
 }
 
 /**
+ * `predicate` on `sql`, false where `sql` is NULL. On a fact column, as `sql IS NOT NULL AND
+ * predicate`: the planner reads an index by a plain equality, never by one inside coalesce (a
+ * query's detail reads its query's facts by the query index). Any other expression (a raw event's
+ * field, looked up per row) is evaluated once, in coalesce.
+ */
+function whenKnown(sql: string, predicate: string): string {
+  return /^\w+\.\w+$/.test(sql) ? `(${sql} IS NOT NULL AND ${predicate})` : `coalesce(${predicate}, false)`
+}
+
+/**
  * Compile to SQL. `column(dim)` gives the dimension's SQL expression on the source (NULL where it
  * does not apply); values become parameters through `param`. On a missing value (NULL), `== null`
  * and the negative operators are true and the positive ones false: a condition and its negation
@@ -201,8 +211,8 @@ export function compileFilter(node: FilterNode, column: (dim: string) => { sql: 
       const nonNull = node.values.filter((v) => v !== null)
       const hasNull = nonNull.length < node.values.length
       const typed = nonNull.map((v) => cast(v, type))
-      const list = typed.length > 0 ? `(${sql})::text = ANY(${param(typed)}::text[])` : 'false'
-      const positive = `(coalesce(${list}, false)${hasNull ? ` OR (${sql}) IS NULL` : ''})`
+      const list = typed.length > 0 ? whenKnown(sql, `(${sql})::text = ANY(${param(typed)}::text[])`) : 'false'
+      const positive = `(${list}${hasNull ? ` OR (${sql}) IS NULL` : ''})`
       return node.negated ? `(NOT ${positive})` : positive
     }
     case 'cond': {
@@ -216,7 +226,7 @@ export function compileFilter(node: FilterNode, column: (dim: string) => { sql: 
       const text = `(${sql})::text`
       switch (node.op) {
         case '==':
-          return `coalesce(${text} = ${param(cast(v, type))}, false)`
+          return whenKnown(sql, `${text} = ${param(cast(v, type))}`)
         case '!=':
           return `coalesce(${text} <> ${param(cast(v, type))}, true)`
         case '=~':

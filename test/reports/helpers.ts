@@ -48,7 +48,8 @@ export interface SearchSpec {
   cause?: string
   nr?: number | null
   rt?: number
-  hub?: string
+  /** null: no originLevel1 at all. */
+  hub?: string | null
   language?: string
   bot?: boolean
   customData?: Record<string, unknown>
@@ -76,7 +77,7 @@ export class CoveoSender {
     this.r.clock.set(new Date(this.base + s.at))
     const payload: Record<string, unknown> = {
       language: s.language ?? 'en', queryText: s.q, actionCause: s.cause ?? 'searchboxSubmit', responseTime: s.rt ?? 100,
-      searchQueryUid: s.uid, originLevel1: s.hub ?? 'Support',
+      searchQueryUid: s.uid, ...(s.hub === null ? {} : { originLevel1: s.hub ?? 'Support' }),
     }
     if (s.nr !== null) payload.numberOfResults = s.nr ?? 10
     if (s.customData) payload.customData = s.customData
