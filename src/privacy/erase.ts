@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { withClient } from '../store/client.js'
 import { dropFromFile, listQuarantine } from '../store/quarantine.js'
+import { DERIVE_LOCK } from '../reports/maintenance/facts.js'
 import { eventMatches, isEmpty, type Subject } from './subject.js'
 
 /** What an erasure removed, per table (and `quarantine_file` for the quarantine's file). */
@@ -106,6 +107,9 @@ export async function eraseSubject(db: pg.Pool, subject: Subject, options: Erase
   }
 
   await transaction(db, async (client) => {
+    // Waits for a report maintenance chunk in flight, which may have read the person's events
+    // before they were deleted: its facts are then committed, and deleted below.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [DERIVE_LOCK])
     const params = [orgId, eventIds, visitorIds]
     add('visitors', (await client.query('DELETE FROM visitors WHERE org_id = $1 AND visitor_id = ANY($2::text[])', [orgId, visitorIds])).rowCount)
     add('idempotency_keys', (await client.query('DELETE FROM idempotency_keys WHERE org_id = $1 AND event_id = ANY($2::uuid[])', [orgId, eventIds])).rowCount)

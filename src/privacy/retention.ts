@@ -158,6 +158,10 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
         }
         count('report_visits', await deleteInBatches(db, 'report_visits', 'org_id = $1 AND last_at < $2', [org, cutoff], batch))
         count('visitors', await deleteInBatches(db, 'visitors', 'org_id = $1 AND last_seen < $2', [org, cutoff], batch))
+        // Visit day tiles keep their sums as long as the other tiles; their visitors' hashes are per
+        // person and go with the raw data (a day begun before the cutoff loses them whole).
+        const hashes = await db.query('UPDATE report_visit_days SET visitors = NULL WHERE org_id = $1 AND day < $2 AND visitors IS NOT NULL', [org, cutoff])
+        count('report_visit_days.visitors', hashes.rowCount ?? 0)
         count('quarantined_events', await deleteInBatches(db, 'quarantined_events', 'org_id = $1 AND received_at < $2', [org, cutoff], batch))
       }
       for (const [org, cutoff] of rollupCutoff) {
@@ -166,6 +170,7 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
         // A day that begins before the cutoff goes whole: its remaining hours answer with their tiles.
         count('report_day_tiles', await deleteInBatches(db, 'report_day_tiles', 'org_id = $1 AND day < $2', [org, cutoff], batch))
         count('report_query_days', await deleteInBatches(db, 'report_query_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
+        count('report_visit_days', await deleteInBatches(db, 'report_visit_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
         count('report_days', await deleteInBatches(db, 'report_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
       }
       return true

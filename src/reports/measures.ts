@@ -1,3 +1,5 @@
+import type { VisitSums } from './metrics.js'
+
 /**
  * Summable measures: what tiles store and what every metric is computed from. Each measure is one
  * SQL expression per fact table, evaluated per fact row: tiles sum them by hour, and reports sum
@@ -136,4 +138,29 @@ export function queryExpression(m: QueryMeasure, table: 'searches' | 'clicks'): 
 /** The sum of a per-query measure's `value` (a tile column or `queryExpression`), typed as the lists read it. */
 export function querySum(m: QueryMeasure, value: string): string {
   return m.type === 'numeric' ? `coalesce(sum(${value}), 0)::float8` : `coalesce(sum(${value}), 0)::${m.type === 'bigint' ? 'bigint' : 'int'}`
+}
+
+/**
+ * Visit measures: one expression per visit row (`v`, report_visits), summed over the visits of a
+ * range, and per UTC day of their first event into visit day tiles (report_visit_days). Visitors
+ * are a distinct count, not a sum: a visit day tile keeps the day's visitor ids as 64-bit hashes
+ * (`visitorHash`), and a range counts the distinct hashes of its days and of its other visits.
+ */
+export const VISIT_MEASURES: Array<{ name: string; field: keyof Omit<VisitSums, 'visitors'>; expression: string }> = [
+  { name: 'visits', field: 'visits', expression: '1' },
+  { name: 'with_search', field: 'withSearch', expression: '(v.searches > 0)::int' },
+  { name: 'with_search_click', field: 'withSearchAndClick', expression: '(v.searches > 0 AND v.clicks > 0)::int' },
+  { name: 'searches_in_visits', field: 'searchesInVisits', expression: 'v.searches' },
+  { name: 'with_user', field: 'withUserSearch', expression: '(v.user_searches > 0)::int' },
+  { name: 'self_service', field: 'selfService', expression: 'v.self_service::int' },
+  { name: 'support', field: 'support', expression: 'v.support::int' },
+  { name: 'ticket', field: 'ticket', expression: 'v.ticket::int' },
+]
+
+/**
+ * A visitor id as the 64-bit hash visit day tiles keep: two ids share one about once in 10^19
+ * pairs, so a count of distinct hashes is the count of distinct ids for any real number of them.
+ */
+export function visitorHash(column: string): string {
+  return `hashtextextended(${column}, 0)`
 }

@@ -182,6 +182,10 @@ t.test('a person erased while some of their events wait in the outage spool: not
   t.equal(await count(pool, `SELECT coalesce(sum(facts), 0) FROM report_day_tiles WHERE org_id = 'acme'`), events, 'and its day tiles count the remaining events only')
   t.equal(await count(pool, `SELECT coalesce(sum(search_events), 0) FROM report_query_days WHERE org_id = 'acme'`),
     await count(pool, `SELECT count(*) FROM report_searches WHERE org_id = 'acme'`), 'and its query day tiles the remaining searches')
+  t.equal(await count(pool, `SELECT coalesce(sum(visits), 0) FROM report_visit_days WHERE org_id = 'acme'`),
+    await count(pool, `SELECT count(*) FROM report_visits WHERE org_id = 'acme'`), 'and its visit day tiles the remaining visits')
+  t.equal(await count(pool, `SELECT count(*) FROM report_visit_days, unnest(visitors) h WHERE org_id = 'acme' AND h = ANY(ARRAY[hashtextextended('${VISITOR_P}', 0), hashtextextended('${inbentaVisitorP}', 0)])`),
+    0, 'whose visitors\' hashes are not theirs')
   t.equal(await count(pool, `SELECT count(*) FROM report_visits WHERE visitor_id = '${VISITOR_Q}'`), 2, 'the other person\'s visits are intact')
 
   // Erasing again removes nothing more.

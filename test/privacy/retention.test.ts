@@ -62,6 +62,9 @@ t.test('retention by a manual clock: batch deletes per org, whole partitions dro
   t.equal((await app.db.query(`SELECT 1 FROM report_day_tiles WHERE org_id = 'alpha' AND day < '2026-03-17'`)).rowCount, 0, 'and its day tiles')
   t.equal((await app.db.query(`SELECT 1 FROM report_days WHERE org_id = 'alpha' AND day < '2026-03-17'`)).rowCount, 0)
   t.ok((await app.db.query(`SELECT 1 FROM report_day_tiles WHERE org_id = 'alpha' AND day >= '2026-04-01'`)).rowCount! > 0, 'its newer day tiles stay')
+  const visitDays = await app.db.query(`SELECT day, visitors IS NOT NULL AS hashes FROM report_visit_days WHERE org_id = 'alpha' ORDER BY day`)
+  t.ok(visitDays.rows.length > 0 && visitDays.rows.every((x) => x.day >= new Date('2026-03-17')), 'its visit day tiles follow the rollups')
+  t.ok(visitDays.rows.every((x) => x.hashes === x.day >= new Date('2026-04-16')), 'but keep visitors\' hashes only after the raw cut-off')
 
   // beta now keeps 30 days (cut-off 16 May): every org with rows in March allows it: dropped.
   await updateSettings(app.db, 'beta', { rawDays: 30 })

@@ -340,6 +340,15 @@ WITH upd AS (
 INSERT INTO report_touched SELECT org_id, received_at FROM upd`
 
 
+/*
+ * A visit is summed into the visit day tile of its first event's day: the hour of that event
+ * changes with the visit, wherever its new events are (a visit going on past midnight).
+ */
+const TOUCH_VISIT_STARTS = `
+INSERT INTO report_touched
+SELECT v.org_id, v.first_at FROM report_visits v
+JOIN (SELECT DISTINCT org_id, visit_id FROM report_changed_visits) c ON c.org_id = v.org_id AND c.visit_id = v.visit_id`
+
 /** Visit rows, recomputed whole from the facts of the visit (report_visit_events). */
 const VISIT_ROWS = `
 INSERT INTO report_visits AS t (org_id, visit_id, visitor_id, first_event_id, first_at, last_at, events, searches, user_searches,
@@ -398,11 +407,19 @@ export interface ChunkResult {
   startedAt: Date
 }
 
+/*
+ * Held (shared) by every chunk's transaction, taken exclusively by an erasure before it deletes a
+ * person's facts (src/privacy/erase.ts): a chunk that read their events before they were deleted
+ * commits its facts first, so the erasure sees them and deletes them too. Ingest never takes it.
+ */
+export const DERIVE_LOCK = 7_405_112_061
+
 /** Apply one chunk of at most `limit` queued events. Runs in its own transaction on `client`. */
 export async function applyChunk(client: pg.ClientBase, limit: number): Promise<ChunkResult> {
   for (const { relname } of (await client.query<{ relname: string }>(GROWN_TABLES)).rows) await client.query(`ANALYZE ${relname}`)
   await client.query('BEGIN')
   try {
+    await client.query('SELECT pg_advisory_xact_lock_shared($1)', [DERIVE_LOCK])
     const { rows } = await client.query<{ taken: number; started: Date }>((await isCitus(client)) ? TAKE_CHUNK_CITUS : TAKE_CHUNK, [limit])
     const taken = rows[0]!.taken
     const startedAt = rows[0]!.started
@@ -431,6 +448,7 @@ export async function applyChunk(client: pg.ClientBase, limit: number): Promise<
       await client.query('SET LOCAL enable_nestloop = on')
       await client.query('ANALYZE report_ctx_result')
       await client.query(APPLY_VISIT_CONTEXT)
+      await client.query(TOUCH_VISIT_STARTS)
       await client.query(VISIT_ROWS)
       await client.query(MARK_DIRTY)
       await client.query(

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { FACT_TABLES, MEASURES, QUERY_MEASURES, TILE_DIMENSIONS, queryExpression, measureExpression, sumOf, type FactTable } from '../measures.js'
+import { FACT_TABLES, MEASURES, QUERY_MEASURES, TILE_DIMENSIONS, VISIT_MEASURES, queryExpression, measureExpression, sumOf, visitorHash, type FactTable } from '../measures.js'
 
 const DIMS = Object.keys(TILE_DIMENSIONS)
 
@@ -72,6 +72,18 @@ CROSS JOIN LATERAL (
 ) x
 GROUP BY b.org_id, b.day, x.q, x.is_bot`
 
+/** A day's visit day tiles: the visits whose first event is in the day, with their visitors' hashes. */
+const BUILD_VISIT_DAYS = `
+INSERT INTO report_visit_days (org_id, day, is_bot, ${VISIT_MEASURES.map((m) => m.name).join(', ')}, visitors)
+SELECT b.org_id, b.day, v.is_bot, ${VISIT_MEASURES.map((m) => `sum(${m.expression})`).join(', ')},
+  coalesce(array_agg(DISTINCT ${visitorHash('v.visitor_id')}) FILTER (WHERE v.visitor_id IS NOT NULL), '{}')
+FROM report_day_build b
+JOIN report_visits v ON v.org_id = b.org_id AND v.first_at >= b.day AND v.first_at < b.day + interval '1 day'
+GROUP BY b.org_id, b.day, v.is_bot`
+
+/** Everything summed per day, deleted together when a day is summed again or goes stale. */
+const DAY_TABLES = ['report_day_tiles', 'report_query_days', 'report_visit_days']
+
 /** The days of the hours being rebuilt: their day tiles no longer hold what the hours will. */
 const STALE_DAYS = `SELECT DISTINCT org_id, date_trunc('day', hour, 'UTC') AS day FROM report_build`
 
@@ -93,17 +105,19 @@ export async function buildTiles(client: pg.ClientBase, limit: number, rebuildSe
       await client.query(
         `UPDATE report_hours h SET dirty_since = NULL, built_at = now() FROM report_build b WHERE h.org_id = b.org_id AND h.hour = b.hour`,
       )
-      await client.query(`DELETE FROM report_day_tiles t USING (${STALE_DAYS}) b WHERE t.org_id = b.org_id AND t.day = b.day`)
-      await client.query(`DELETE FROM report_query_days t USING (${STALE_DAYS}) b WHERE t.org_id = b.org_id AND t.day = b.day`)
-      await client.query(`DELETE FROM report_days d USING (${STALE_DAYS}) b WHERE d.org_id = b.org_id AND d.day = b.day`)
+      for (const table of [...DAY_TABLES, 'report_days']) {
+        await client.query(`DELETE FROM ${table} t USING (${STALE_DAYS}) b WHERE t.org_id = b.org_id AND t.day = b.day`)
+      }
     }
     const days = (await client.query(PICK_DAYS, [limit])).rowCount ?? 0
     if (days > 0) {
       // Whatever a day held goes first, so a build never adds to an older one.
-      await client.query('DELETE FROM report_day_tiles t USING report_day_build b WHERE t.org_id = b.org_id AND t.day = b.day')
-      await client.query('DELETE FROM report_query_days t USING report_day_build b WHERE t.org_id = b.org_id AND t.day = b.day')
+      for (const table of DAY_TABLES) {
+        await client.query(`DELETE FROM ${table} t USING report_day_build b WHERE t.org_id = b.org_id AND t.day = b.day`)
+      }
       await client.query(BUILD_DAYS)
       await client.query(BUILD_QUERY_DAYS)
+      await client.query(BUILD_VISIT_DAYS)
       await client.query('INSERT INTO report_days (org_id, day) SELECT org_id, day FROM report_day_build')
     }
     await client.query('COMMIT')
