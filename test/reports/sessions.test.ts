@@ -74,6 +74,8 @@ t.test('data quality: each check trips on its fixture and stays clean on clean d
   await s.search({ at: 5000, visitor: 'bot', q: 'crawl', uid: 'b1', bot: true })
   await s.search({ at: 6000, visitor: 'v', q: 'odd cause', uid: 'oc', cause: 'myOwnCause' })
   await s.click({ at: 7000, visitor: 'v', uid: 'nowhere', position: 2, doc: 'kb' })
+  // 121 searches of one visitor in an hour, more than a person makes: a bot its user agent hides.
+  for (let i = 0; i < 121; i++) await s.search({ at: 8000 + i * 10, visitor: 'busy', q: `page ${i}`, uid: `busy${i}`, nr: 2 })
   r.clock.set(new Date(base + 10_000))
   const res = await r.app.inject({
     method: 'POST', url: '/rest/ua/v15/analytics/click', headers: { authorization: `Bearer ${r.push}`, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36' },
@@ -84,12 +86,13 @@ t.test('data quality: each check trips on its fixture and stays clean on clean d
   const range = `from=${new Date(base - 3_600_000).toISOString()}&to=${new Date(base + 3_600_000).toISOString()}`
   const q = await get(r, `/api/v1/quality?${range}`)
   const checks = new Map((q.body.data.checks as Array<{ code: string; protocol: string; failed: number; total: number; sampleEventIds: string[] }>).map((c) => [c.code, c]))
-  t.match(checks.get('MISSING_NUMBER_OF_RESULTS'), { failed: 1, total: 6 })
+  t.match(checks.get('MISSING_NUMBER_OF_RESULTS'), { failed: 1, total: 127 })
   t.match(checks.get('DUPLICATE_SEARCH_ID'), { failed: 2 })
+  t.match(checks.get('SUSPECTED_BOT'), { failed: 121, total: 126 })
   t.match(checks.get('CLICK_WITHOUT_SEARCH'), { failed: 1, total: 3 })
   t.match(checks.get('MISSING_CONTENT_ID'), { failed: 1, total: 3 })
-  t.match(checks.get('MISSING_LANGUAGE'), { failed: 1, total: 9 })
-  t.match(checks.get('BOT_SHARE'), { failed: 1, total: 9 })
+  t.match(checks.get('MISSING_LANGUAGE'), { failed: 1, total: 130 })
+  t.match(checks.get('BOT_SHARE'), { failed: 1, total: 130 })
   t.match(checks.get('UNCLASSIFIED_CAUSE'), { failed: 1 })
   t.match(checks.get('MISSING_ORIGIN_LEVEL1'), { failed: 0, sampleEventIds: [] })
   t.match(checks.get('MISSING_VISITOR'), { failed: 0 })
@@ -97,4 +100,8 @@ t.test('data quality: each check trips on its fixture and stays clean on clean d
   const sample = checks.get('MISSING_NUMBER_OF_RESULTS')!.sampleEventIds
   const stored = await r.app.db.query(`SELECT search_query_uid FROM events WHERE event_id = $1::uuid`, [sample[0]])
   t.equal(stored.rows[0].search_query_uid, 'nc', 'the sample is the failing event')
+  const uids = async (code: string) => (await r.app.db.query(`SELECT search_query_uid AS uid FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY 1`,
+    [checks.get(code)!.sampleEventIds])).rows.map((x) => x.uid as string)
+  t.same(await uids('DUPLICATE_SEARCH_ID'), ['dup', 'dup'], 'the two searches sharing an id')
+  t.same(await uids('SUSPECTED_BOT'), Array.from({ length: 10 }, (_, i) => `busy${111 + i}`).sort(), 'the busy visitor\'s ten latest searches')
 })

@@ -12,6 +12,13 @@ interface Check {
   applies: string
   /** The rows that fail: SQL over the fact `f`, or (`event`) over the raw event `e` behind it. */
   fails: string | { event: string }
+  /**
+   * What `fails` reads besides `f`: a LEFT JOIN of a set computed once over the range ($ORG,
+   * $FROM, $TO), one row per key. A hash join whatever the set's size, where `f.x IN (subquery)`
+   * is hashed only while the planner expects the set to fit in work_mem, and otherwise scanned
+   * through once per fact row.
+   */
+  join?: string
   hint: string
 }
 
@@ -48,9 +55,9 @@ const CHECKS: Check[] = [
   { code: 'CLICK_WITHOUT_SEARCH', severity: 'info', table: 'report_clicks', applies: `f.protocol = 'workplace'`, fails: 'f.search_id IS NULL', hint: 'Workplace Search logs no searches: its clicks bind only to searches logged another way with the same query id.' },
   {
     code: 'DUPLICATE_SEARCH_ID', severity: 'warning', table: 'report_searches', applies: 'f.uid IS NOT NULL',
-    // Hashed subplans (one pass over the range), not a lookup per row.
-    fails: `f.uid IN (SELECT d.uid FROM report_searches d WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO
-      AND d.uid IS NOT NULL GROUP BY d.uid HAVING count(*) > 1)`,
+    join: `LEFT JOIN (SELECT d.uid FROM report_searches d WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO
+      AND d.uid IS NOT NULL GROUP BY d.uid HAVING count(*) > 1) shared_uid ON shared_uid.uid = f.uid`,
+    fails: 'shared_uid.uid IS NOT NULL',
     hint: 'Several searches share a searchQueryUid: clicks bind to the latest only. Send a new id per search.',
   },
   {
@@ -63,9 +70,10 @@ const CHECKS: Check[] = [
   })),
   {
     code: 'SUSPECTED_BOT', severity: 'warning', table: 'report_searches', applies: 'NOT f.is_bot',
-    fails: `(f.visitor_id, date_trunc('hour', f.received_at)) IN (SELECT d.visitor_id, date_trunc('hour', d.received_at) FROM report_searches d
+    join: `LEFT JOIN (SELECT d.visitor_id, date_trunc('hour', d.received_at) AS hour FROM report_searches d
       WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO AND NOT d.is_bot AND d.visitor_id IS NOT NULL
-      GROUP BY 1, 2 HAVING count(*) > 120)`,
+      GROUP BY 1, 2 HAVING count(*) > 120) busy ON busy.visitor_id = f.visitor_id AND busy.hour = date_trunc('hour', f.received_at)`,
+    fails: 'busy.visitor_id IS NOT NULL',
     hint: 'A visitor not flagged as a bot made more than 120 searches in an hour.',
   },
 ]
@@ -87,8 +95,10 @@ export async function quality(db: pg.ClientBase, scope: Scope) {
       `count(*) FILTER (WHERE ${c.applies})::int AS total_${i}`,
       `count(*) FILTER (WHERE (${c.applies}) AND (${bind(failsSql(c, events))}))::int AS failed_${i}`,
     ])
+    const joins = CHECKS.filter((c) => c.table === table && c.join).map((c) => bind(c.join!))
     const sql = `SELECT '${table}'::text AS fact_table, f.protocol, ${counts.join(', ')}
-    FROM ${events.facts(FACT_TABLE[table], p.add)} WHERE f.org_id = ${org} AND f.received_at >= ${from} AND f.received_at < ${to}
+    FROM ${events.facts(FACT_TABLE[table], p.add)} ${joins.join('\n')}
+    WHERE f.org_id = ${org} AND f.received_at >= ${from} AND f.received_at < ${to}
     GROUP BY f.protocol`
     for (const row of (await db.query<Record<string, number | string>>(sql, p.values)).rows) {
       CHECKS.forEach((c, i) => {
@@ -104,11 +114,12 @@ export async function quality(db: pg.ClientBase, scope: Scope) {
     const p = new Params()
     for (const value of [scope.orgId, scope.period.from.toISO(), scope.period.to.toISO(), r.protocol]) p.add(value)
     const events = await eventColumnsOf(db, range)
+    const bind = (sql: string) => sql.replaceAll('$ORG', '$1').replaceAll('$FROM', '$2').replaceAll('$TO', '$3')
     const fails = failsSql(c, events)
     const { rows: samples } = await db.query(
-      `SELECT f.event_id::text AS id FROM ${events.facts(FACT_TABLE[c.table], p.add)}
+      `SELECT f.event_id::text AS id FROM ${events.facts(FACT_TABLE[c.table], p.add)} ${c.join ? bind(c.join) : ''}
        WHERE f.org_id = $1 AND f.received_at >= $2 AND f.received_at < $3 AND f.protocol = $4 AND (${c.applies})
-         AND (${fails.replaceAll('$ORG', '$1').replaceAll('$FROM', '$2').replaceAll('$TO', '$3')})
+         AND (${bind(fails)})
        ORDER BY f.received_at DESC, f.event_id DESC LIMIT 10`,
       p.values,
     )
