@@ -171,6 +171,8 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
         count('report_day_tiles', await deleteInBatches(db, 'report_day_tiles', 'org_id = $1 AND day < $2', [org, cutoff], batch))
         count('report_query_days', await deleteInBatches(db, 'report_query_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
         count('report_visit_days', await deleteInBatches(db, 'report_visit_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
+        count('report_document_days', await deleteInBatches(db, 'report_document_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
+        count('report_gap_days', await deleteInBatches(db, 'report_gap_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
         count('report_days', await deleteInBatches(db, 'report_days', 'org_id = $1 AND day < $2', [org, cutoff], batch))
       }
       return true

@@ -109,6 +109,16 @@ export function outsideDays(from: number, to: number, days: number[]): Array<[nu
   return factIntervals(from, to, { days, hours: [] })
 }
 
+/**
+ * The condition on `alias.received_at` keeping the parts of [from, to) outside whole `days`: what
+ * a report summing day tiles for those days reads from facts (`false` when nothing is left).
+ */
+export function outsideDaysTime(p: Params, alias: string, from: number, to: number, days: number[]): string {
+  const intervals = outsideDays(from, to, days)
+  return intervals.length === 0 ? 'false'
+    : intervals.map(([a, b]) => `(${alias}.received_at >= ${p.add(new Date(a).toISOString())} AND ${alias}.received_at < ${p.add(new Date(b).toISOString())})`).join(' OR ')
+}
+
 /** The parts of [from, to) not covered by tile spans, as merged intervals. */
 function factIntervals(from: number, to: number, spans: TileSpans): Array<[number, number]> {
   const covered = [...spans.days.map((d) => [d, d + DAY]), ...spans.hours.map((h) => [h, h + HOUR])].sort((a, b) => a[0]! - b[0]!)

@@ -141,6 +141,34 @@ export function querySum(m: QueryMeasure, value: string): string {
 }
 
 /**
+ * Per-document sums: what document day tiles store and what the documents report ranks by, one
+ * expression per click fact and per feedback fact (others with a document and a score). The
+ * searches leading to a document and its latest title, URL and source are not sums; a page reads
+ * them from facts for its rows only.
+ */
+export const DOCUMENT_MEASURES: Array<{ name: string; clicks: string; others: string }> = [
+  { name: 'clicks', clicks: '1', others: '0' },
+  { name: 'pos_sum', clicks: 'CASE WHEN position >= 1 THEN position ELSE 0 END', others: '0' },
+  { name: 'pos_count', clicks: '(position >= 1)::int', others: '0' },
+  { name: 'feedback', clicks: '0', others: '1' },
+  { name: 'positive', clicks: '0', others: '(score > 0)::int' },
+  { name: 'negative', clicks: '0', others: '(score < 0)::int' },
+]
+
+/** The facts a document measure counts: clicks and scored feedback naming a document. */
+export const DOCUMENT_FACTS = { clicks: 'document IS NOT NULL', others: 'document IS NOT NULL AND score IS NOT NULL' } as const
+
+/** A per-document measure's value on one fact row (a missing position or score counts 0). */
+export function documentExpression(m: (typeof DOCUMENT_MEASURES)[number], table: 'clicks' | 'others'): string {
+  return `coalesce((${m[table]}), 0)`
+}
+
+/** The facts content gaps count (search facts `alias`): user searches without results. */
+export function gapFacts(alias: string): string {
+  return `${alias}.is_user AND ${alias}.nr = 0`
+}
+
+/**
  * Visit measures: one expression per visit row (`v`, report_visits), summed over the visits of a
  * range, and per UTC day of their first event into visit day tiles (report_visit_days). Visitors
  * are a distinct count, not a sum: a visit day tile keeps the day's visitor ids as 64-bit hashes

@@ -398,7 +398,8 @@ ON CONFLICT (org_id, hour) DO UPDATE SET dirty_since = coalesce(h.dirty_since, E
 const GROWN_TABLES = `
 SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 WHERE s.schemaname = current_schema()
-  AND s.relname IN ('report_searches', 'report_clicks', 'report_others', 'report_visits', 'report_tiles', 'report_day_tiles', 'report_query_days')
+  AND s.relname IN ('report_searches', 'report_clicks', 'report_others', 'report_visits', 'report_tiles', 'report_day_tiles', 'report_query_days',
+    'report_document_days', 'report_gap_days')
   AND s.n_live_tup > 2 * greatest(c.reltuples, 0) + 1000`
 
 export interface ChunkResult {

@@ -1,5 +1,8 @@
 import type pg from 'pg'
-import { FACT_TABLES, MEASURES, QUERY_MEASURES, TILE_DIMENSIONS, VISIT_MEASURES, queryExpression, measureExpression, sumOf, visitorHash, type FactTable } from '../measures.js'
+import {
+  DOCUMENT_FACTS, DOCUMENT_MEASURES, FACT_TABLES, MEASURES, QUERY_MEASURES, TILE_DIMENSIONS, VISIT_MEASURES,
+  documentExpression, gapFacts, queryExpression, measureExpression, sumOf, visitorHash, type FactTable,
+} from '../measures.js'
 
 const DIMS = Object.keys(TILE_DIMENSIONS)
 
@@ -81,8 +84,30 @@ FROM report_day_build b
 JOIN report_visits v ON v.org_id = b.org_id AND v.first_at >= b.day AND v.first_at < b.day + interval '1 day'
 GROUP BY b.org_id, b.day, v.is_bot`
 
+const DOCUMENT_COLUMNS = DOCUMENT_MEASURES.map((m) => m.name)
+
+/** A day's document day tiles, from its clicks and scored feedback naming a document. */
+const BUILD_DOCUMENT_DAYS = `
+INSERT INTO report_document_days (org_id, day, document, is_bot, ${DOCUMENT_COLUMNS.join(', ')})
+SELECT b.org_id, b.day, x.document, x.is_bot, ${DOCUMENT_COLUMNS.map((c) => `sum(x.${c})`).join(', ')}
+FROM report_day_build b
+CROSS JOIN LATERAL (
+  ${(['clicks', 'others'] as const).map((table) => `SELECT f.document, f.is_bot, ${DOCUMENT_MEASURES.map((m) => `${documentExpression(m, table)} AS ${m.name}`).join(', ')}
+  FROM ${FACT_TABLES[table]} f
+  WHERE f.org_id = b.org_id AND f.received_at >= b.day AND f.received_at < b.day + interval '1 day' AND ${DOCUMENT_FACTS[table]}`).join('\n  UNION ALL\n  ')}
+) x
+GROUP BY b.org_id, b.day, x.document, x.is_bot`
+
+/** A day's content-gap day tiles: its user searches without results, by gap key, query and rescue. */
+const BUILD_GAP_DAYS = `
+INSERT INTO report_gap_days (org_id, day, is_bot, gap_key, q, rescue_q, searches)
+SELECT b.org_id, b.day, f.is_bot, f.gap_key, f.q, f.rescue_q, count(*)
+FROM report_day_build b
+JOIN report_searches f ON f.org_id = b.org_id AND f.received_at >= b.day AND f.received_at < b.day + interval '1 day' AND ${gapFacts('f')}
+GROUP BY b.org_id, b.day, f.is_bot, f.gap_key, f.q, f.rescue_q`
+
 /** Everything summed per day, deleted together when a day is summed again or goes stale. */
-const DAY_TABLES = ['report_day_tiles', 'report_query_days', 'report_visit_days']
+const DAY_TABLES = ['report_day_tiles', 'report_query_days', 'report_visit_days', 'report_document_days', 'report_gap_days']
 
 /** The days of the hours being rebuilt: their day tiles no longer hold what the hours will. */
 const STALE_DAYS = `SELECT DISTINCT org_id, date_trunc('day', hour, 'UTC') AS day FROM report_build`
@@ -118,6 +143,8 @@ export async function buildTiles(client: pg.ClientBase, limit: number, rebuildSe
       await client.query(BUILD_DAYS)
       await client.query(BUILD_QUERY_DAYS)
       await client.query(BUILD_VISIT_DAYS)
+      await client.query(BUILD_DOCUMENT_DAYS)
+      await client.query(BUILD_GAP_DAYS)
       await client.query('INSERT INTO report_days (org_id, day) SELECT org_id, day FROM report_day_build')
     }
     await client.query('COMMIT')

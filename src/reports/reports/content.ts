@@ -1,5 +1,7 @@
 import type pg from 'pg'
-import { factEvents, factScope, Params } from '../engine.js'
+import { botsCondition, cleanDays, factEvents, factScope, outsideDaysTime, Params, type FactRequest } from '../engine.js'
+import type { EventColumns } from '../event-columns.js'
+import { DOCUMENT_FACTS, DOCUMENT_MEASURES, documentExpression } from '../measures.js'
 import { ReportError } from '../errors.js'
 import type { Scope } from '../params.js'
 
@@ -11,8 +13,33 @@ export const DOCUMENT_VIEWS = ['top', 'foundLate', 'negativeFeedback'] as const
 export type DocumentView = (typeof DOCUMENT_VIEWS)[number]
 
 /**
+ * Per-document sums of a scope (`DOCUMENT_MEASURES`): from document day tiles for the clean whole
+ * `days`, from facts for the rest of the range (all of it under a filter, `days` empty). Only
+ * `document`'s row when given.
+ */
+function documentSums(p: Params, request: FactRequest, events: EventColumns, days: number[], document: string | undefined): string {
+  const only = (alias: string) => (document === undefined ? 'true' : `${alias}.document = ${p.add(document)}`)
+  const rest = (alias: string) => (days.length === 0 ? 'true' : outsideDaysTime(p, alias, request.from.getTime(), request.to.getTime(), days))
+  const facts = (['clicks', 'others'] as const).map((table) => {
+    const where = factScope(table, request, p, 'f', events)
+    return `SELECT f.document, ${DOCUMENT_MEASURES.map((m) => `${documentExpression(m, table)} AS ${m.name}`).join(', ')}
+      FROM ${events.facts(table, p.add)} WHERE ${where} AND (${rest('f')}) AND ${DOCUMENT_FACTS[table]} AND ${only('f')}`
+  })
+  const tiles = days.length === 0 ? [] : [`SELECT t.document, ${DOCUMENT_MEASURES.map((m) => `t.${m.name}`).join(', ')} FROM report_document_days t
+    WHERE t.org_id = ${p.add(request.orgId)} AND t.day = ANY(${p.add(days.map((d) => new Date(d).toISOString()))}::timestamptz[])
+      AND ${botsCondition(request.bots, 't.is_bot')} AND ${only('t')}`]
+  return `SELECT x.document, sum(x.clicks)::int AS clicks, round(sum(x.pos_sum)::numeric / nullif(sum(x.pos_count), 0), 6)::float8 AS "averagePosition",
+      sum(x.positive)::int AS positive, sum(x.negative)::int AS negative,
+      round(sum(x.positive)::numeric / nullif(sum(x.positive) + sum(x.negative), 0), 6)::float8 AS "feedbackPositiveRate"
+    FROM (${[...tiles, ...facts].join(' UNION ALL ')}) x GROUP BY x.document`
+}
+
+/**
  * Clicked documents, keyed by coalesce(document_id, document_url), with the latest title, URL and
- * source, the searches they were clicked from and their feedback.
+ * source, the searches they were clicked from and their feedback. Ranked by sums (document day
+ * tiles for clean whole days when no filter asks for a dimension they do not keep); the searches
+ * leading to each and its latest title, URL and source are read from the clicks of the page's
+ * documents only.
  */
 export async function documentRows(
   db: pg.ClientBase, scope: Scope, view: DocumentView, minClicks: number, offset: number, limit: number, document?: string,
@@ -20,32 +47,21 @@ export async function documentRows(
   const p = new Params()
   const request = requestOf(scope)
   const events = await factEvents(db, request)
-  const clickScope = factScope('clicks', request, p, 'c', events)
-  const feedbackScope = factScope('others', request, p, 'o', events)
-  const only = document === undefined ? 'true' : `document = ${p.add(document)}`
+  const days = scope.filter ? [] : await cleanDays(db, scope.orgId, request.from, request.to)
+  const sums = documentSums(p, request, events, days, document)
   const where = view === 'foundLate' ? `"averagePosition" > 3 AND clicks >= ${p.add(minClicks)}` : view === 'negativeFeedback' ? 'negative > 0' : 'true'
   const order = view === 'foundLate' ? 'clicks * ("averagePosition" - 1) DESC' : view === 'negativeFeedback' ? 'negative DESC, clicks DESC' : 'clicks DESC'
+  const clickScope = factScope('clicks', request, p, 'c', events)
+  // One pass over each page document's clicks (its latest title, URL and source are rarely all
+  // on its latest click, and a column no click has would be looked for through all of them).
+  const latest = (column: string) => `(array_agg(c.${column} ORDER BY c.received_at DESC, c.event_id DESC) FILTER (WHERE c.${column} IS NOT NULL))[1] AS ${column}`
   const { rows } = await db.query(
-    ...p.query(`WITH c AS (
-       SELECT c.document, count(*)::int AS clicks, count(DISTINCT c.search_id)::int AS "searchesLeading",
-         round(avg(c.position) FILTER (WHERE c.position >= 1), 6)::float8 AS "averagePosition",
-         (array_agg(c.title ORDER BY c.received_at DESC) FILTER (WHERE c.title IS NOT NULL))[1] AS title,
-         (array_agg(c.url ORDER BY c.received_at DESC) FILTER (WHERE c.url IS NOT NULL))[1] AS url,
-         (array_agg(c.source ORDER BY c.received_at DESC) FILTER (WHERE c.source IS NOT NULL))[1] AS source
-       FROM ${events.facts('clicks', p.add, 'c')} WHERE ${clickScope} AND c.document IS NOT NULL GROUP BY c.document
-     ),
-     fb AS (
-       SELECT o.document, count(*) FILTER (WHERE o.score > 0)::int AS positive, count(*) FILTER (WHERE o.score < 0)::int AS negative
-       FROM ${events.facts('others', p.add, 'o')} WHERE ${feedbackScope} AND o.document IS NOT NULL AND o.score IS NOT NULL GROUP BY o.document
-     ),
-     rows AS (
-       SELECT coalesce(c.document, fb.document) AS document, c.title, c.url, c.source, coalesce(c.clicks, 0) AS clicks,
-         coalesce(c."searchesLeading", 0) AS "searchesLeading", c."averagePosition",
-         coalesce(fb.positive, 0) AS positive, coalesce(fb.negative, 0) AS negative,
-         round(fb.positive::numeric / nullif(fb.positive + fb.negative, 0), 6)::float8 AS "feedbackPositiveRate"
-       FROM c FULL JOIN fb ON fb.document = c.document
-     )
-     SELECT * FROM rows WHERE ${only} AND ${where} ORDER BY ${order}, document OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}`),
+    ...p.query(`SELECT page.document, l.title, l.url, l.source, page.clicks, l."searchesLeading",
+       page."averagePosition", page.positive, page.negative, page."feedbackPositiveRate"
+     FROM (SELECT * FROM (${sums}) s WHERE ${where} ORDER BY ${order}, document OFFSET ${p.add(offset)} LIMIT ${p.add(limit)}) page
+     CROSS JOIN LATERAL (SELECT ${latest('title')}, ${latest('url')}, ${latest('source')}, count(DISTINCT c.search_id)::int AS "searchesLeading"
+       FROM ${events.facts('clicks', p.add, 'c')} WHERE c.document = page.document AND ${clickScope}) l
+     ORDER BY ${order}, document`),
   )
   return rows
 }

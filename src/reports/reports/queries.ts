@@ -1,8 +1,8 @@
 import type pg from 'pg'
 import { DateTime } from 'luxon'
 import { bucketStarts, first, isoInZone, positiveInt, type Period, type Query, type Scope } from '../params.js'
-import { botsCondition, cleanDays, factEvents, factScope, outsideDays, Params, type FactRequest } from '../engine.js'
-import { QUERY_MEASURES, queryExpression, querySum, type QueryMeasure } from '../measures.js'
+import { botsCondition, cleanDays, factEvents, factScope, outsideDaysTime, Params, type FactRequest } from '../engine.js'
+import { gapFacts, QUERY_MEASURES, queryExpression, querySum, type QueryMeasure } from '../measures.js'
 import { ReportError } from '../errors.js'
 import { evaluate, metricValue } from './series.js'
 import { metric } from '../metrics.js'
@@ -61,10 +61,8 @@ async function perQuery(db: pg.ClientBase, p: Params, scope: Scope, period: Peri
  */
 function perQueryFromTiles(p: Params, scope: Scope, period: Period, days: number[], includeEmpty: boolean, contains: string | undefined): string {
   const org = p.add(scope.orgId)
-  const intervals = outsideDays(period.from.toMillis(), period.to.toMillis(), days)
   const queries = (alias: string) => queriesOf(p, alias, includeEmpty, contains)
-  const time = (alias: string) => intervals.length === 0 ? 'false'
-    : intervals.map(([a, b]) => `(${alias}.received_at >= ${p.add(new Date(a).toISOString())} AND ${alias}.received_at < ${p.add(new Date(b).toISOString())})`).join(' OR ')
+  const time = (alias: string) => outsideDaysTime(p, alias, period.from.toMillis(), period.to.toMillis(), days)
   const tiles = `SELECT t.q, ${QUERY_MEASURES.map((m) => `t.${m.name}`).join(', ')} FROM report_query_days t
     WHERE t.org_id = ${org} AND t.day = ANY(${p.add(days.map((d) => new Date(d).toISOString()))}::timestamptz[])
       AND ${botsCondition(scope.bots, 't.is_bot')} AND ${queries('t')}`
@@ -299,39 +297,62 @@ function addAll(a: Record<string, unknown>, b: Record<string, unknown>): Record<
   return out as Record<string, number>
 }
 
-/** No-result user searches clustered by gap key, with what rescued them. */
+/**
+ * No-result user searches clustered by gap key, with what rescued them. Counted per gap key,
+ * failed query and rescue: from content-gap day tiles for clean whole days when no filter asks
+ * for a dimension they do not keep, from facts for the rest; a cluster's visitors, not a sum, are
+ * read from the facts of the page's clusters only.
+ */
 export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: number, limit: number) {
   const p = new Params()
-  const request = { orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
+  const request: FactRequest = { orgId: scope.orgId, tz: scope.tz, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate(), filter: scope.filter, bots: scope.bots }
   const events = await factEvents(db, request)
+  const days = scope.filter ? [] : await cleanDays(db, scope.orgId, request.from, request.to)
+  const org = p.add(scope.orgId)
   const where = factScope('searches', request, p, 'f', events)
-  const { rows: clusters } = await db.query(
-    ...p.query(`WITH gaps AS (
-       SELECT f.gap_key, f.q, f.visitor_id FROM ${events.facts('searches', p.add)} WHERE ${where} AND f.is_user AND f.nr = 0
+  const rest = days.length === 0 ? 'true' : outsideDaysTime(p, 'f', request.from.getTime(), request.to.getTime(), days)
+  const facts = `SELECT f.gap_key, f.q, f.rescue_q, 1 AS searches FROM ${events.facts('searches', p.add)} WHERE ${where} AND (${rest}) AND ${gapFacts('f')}`
+  const tiles = `SELECT t.gap_key, t.q, t.rescue_q, t.searches FROM report_gap_days t WHERE t.org_id = ${org}
+    AND t.day = ANY(${p.add(days.map((d) => new Date(d).toISOString()))}::timestamptz[]) AND ${botsCondition(scope.bots, 't.is_bot')}`
+  const visitorScope = factScope('searches', request, p, 'v', events)
+  const { rows } = await db.query(
+    ...p.query(`WITH gaps AS MATERIALIZED (
+       SELECT x.gap_key, x.q, x.rescue_q, sum(x.searches)::int AS n FROM (${days.length > 0 ? `${tiles} UNION ALL ` : ''}${facts}) x
+       GROUP BY x.gap_key, x.q, x.rescue_q
      ),
      clusters AS (
-       SELECT gap_key, count(*)::int AS no_result_searches, count(DISTINCT visitor_id COLLATE "C")::int AS visitors FROM gaps
-       GROUP BY gap_key HAVING count(*) >= ${p.add(minSearches)}
-       ORDER BY count(*) DESC, gap_key LIMIT ${p.add(limit)}
+       SELECT gap_key, sum(n)::int AS no_result_searches FROM gaps GROUP BY gap_key HAVING sum(n) >= ${p.add(minSearches)}
+       ORDER BY sum(n) DESC, gap_key LIMIT ${p.add(limit)}
+     ),
+     -- The clusters' queries and rescues, each summed once (not once per cluster); rescues are
+     -- numbered in the order the list gives them (most frequent first).
+     queries AS (
+       SELECT g.gap_key, json_agg(json_build_object('query', g.q, 'searches', g.n) ORDER BY g.n DESC, g.q) AS queries
+       FROM (SELECT gap_key, q, sum(n)::int AS n FROM gaps WHERE gap_key IN (SELECT gap_key FROM clusters) GROUP BY gap_key, q) g
+       GROUP BY g.gap_key
+     ),
+     rescues AS (
+       SELECT r.gap_key, json_agg(json_build_object('failedQuery', r.q, 'rescueQuery', r.rescue_q, 'count', r.n, 'rank', r.rank)) AS rescues
+       FROM (SELECT gap_key, q, rescue_q, sum(n)::int AS n, row_number() OVER (ORDER BY sum(n) DESC, q, rescue_q) AS rank
+             FROM gaps WHERE rescue_q IS NOT NULL AND gap_key IN (SELECT gap_key FROM clusters) GROUP BY gap_key, q, rescue_q) r
+       GROUP BY r.gap_key
      )
-     SELECT c.gap_key AS key, c.no_result_searches AS "noResultSearches", c.visitors,
-       (SELECT json_agg(json_build_object('query', x.q, 'searches', x.n) ORDER BY x.n DESC, x.q)
-          FROM (SELECT q, count(*)::int AS n FROM gaps g WHERE g.gap_key = c.gap_key GROUP BY q) x) AS queries,
+     SELECT c.gap_key AS key, c.no_result_searches AS "noResultSearches",
+       (SELECT count(DISTINCT v.visitor_id COLLATE "C")::int FROM ${events.facts('searches', p.add, 'v')}
+          WHERE v.gap_key = c.gap_key AND ${gapFacts('v')} AND ${visitorScope}) AS visitors,
+       q.queries, r.rescues,
        (SELECT min(s.received_at) FROM report_searches s
-          WHERE s.org_id = ${p.add(scope.orgId)} AND s.gap_key = c.gap_key AND s.is_user AND s.nr = 0) AS "firstSeen"
-     FROM clusters c ORDER BY c.no_result_searches DESC, c.gap_key`),
+          WHERE s.org_id = ${org} AND s.gap_key = c.gap_key AND ${gapFacts('s')}) AS "firstSeen"
+     FROM clusters c JOIN queries q USING (gap_key) LEFT JOIN rescues r USING (gap_key)
+     ORDER BY c.no_result_searches DESC, c.gap_key`),
   )
-  const p2 = new Params()
-  const { rows: rescues } = await db.query(
-    ...p2.query(`SELECT f.gap_key, f.q AS "failedQuery", f.rescue_q AS "rescueQuery", count(*)::int AS count
-     FROM ${events.facts('searches', p2.add)} WHERE ${factScope('searches', request, p2, 'f', events)} AND f.is_user AND f.nr = 0 AND f.rescue_q IS NOT NULL
-       AND f.gap_key = ANY(${p2.add(clusters.map((c) => c.key))}::text[])
-     GROUP BY f.gap_key, f.q, f.rescue_q ORDER BY count DESC, f.q, f.rescue_q`),
-  )
-  const size = new Map(clusters.map((c) => [c.key as string, c.noResultSearches as number]))
   const from = scope.period.from.toMillis()
+  type Rescue = { failedQuery: string; rescueQuery: string; count: number; rank: number }
+  const rescues = rows
+    .flatMap((c) => ((c.rescues ?? []) as Rescue[]).map((r) => ({ ...r, share: round(r.count / c.noResultSearches) })))
+    .sort((a, b) => a.rank - b.rank)
   return {
-    clusters: clusters.map((c) => ({
+    clusters: rows.map((c) => ({
       key: c.key,
       display: (c.queries as Array<{ query: string }>)[0]?.query ?? c.key,
       queries: c.queries,
@@ -340,9 +361,7 @@ export async function contentGaps(db: pg.ClientBase, scope: Scope, minSearches: 
       firstSeen: c.firstSeen ? isoInZone(inZone(scope, c.firstSeen as Date)) : null,
       newThisPeriod: c.firstSeen ? (c.firstSeen as Date).getTime() >= from : false,
     })),
-    rescues: rescues.map((r) => ({
-      failedQuery: r.failedQuery, rescueQuery: r.rescueQuery, count: r.count, share: round(r.count / (size.get(r.gap_key) ?? r.count)),
-    })),
+    rescues: rescues.map((r) => ({ failedQuery: r.failedQuery, rescueQuery: r.rescueQuery, count: r.count, share: r.share })),
   }
 }
 
