@@ -184,6 +184,10 @@ t.test('a person erased while some of their events wait in the outage spool: not
     await count(pool, `SELECT count(*) FROM report_searches WHERE org_id = 'acme'`), 'and its query day tiles the remaining searches')
   t.equal(await count(pool, `SELECT coalesce(sum(visits), 0) FROM report_visit_days WHERE org_id = 'acme'`),
     await count(pool, `SELECT count(*) FROM report_visits WHERE org_id = 'acme'`), 'and its visit day tiles the remaining visits')
+  t.equal(await count(pool, `SELECT coalesce(sum(clicks), 0) FROM report_document_days WHERE org_id = 'acme'`),
+    await count(pool, `SELECT count(*) FROM report_clicks WHERE org_id = 'acme' AND document IS NOT NULL`), 'its document day tiles the remaining clicks')
+  t.equal(await count(pool, `SELECT coalesce(sum(searches), 0) FROM report_gap_days WHERE org_id = 'acme'`),
+    await count(pool, `SELECT count(*) FROM report_searches WHERE org_id = 'acme' AND is_user AND nr = 0`), 'and its gap day tiles the remaining no-result searches')
   t.equal(await count(pool, `SELECT count(*) FROM report_visit_days, unnest(visitors) h WHERE org_id = 'acme' AND h = ANY(ARRAY[hashtextextended('${VISITOR_P}', 0), hashtextextended('${inbentaVisitorP}', 0)])`),
     0, 'whose visitors\' hashes are not theirs')
   t.equal(await count(pool, `SELECT count(*) FROM report_visits WHERE visitor_id = '${VISITOR_Q}'`), 2, 'the other person\'s visits are intact')

@@ -43,6 +43,11 @@ t.test('retention by a manual clock: batch deletes per org, whole partitions dro
   await until(async () => (await app.db.query('SELECT 1 FROM report_inbox LIMIT 1')).rowCount === 0, 'the report facts')
   await until(async () => (await app.db.query('SELECT 1 FROM report_hours WHERE dirty_since IS NOT NULL LIMIT 1')).rowCount === 0, 'the tiles')
 
+  // Document and content-gap day tiles of alpha, one before its rollup cut-off (17 March) and one after.
+  for (const day of ['2026-03-10', '2026-04-20']) {
+    await app.db.query(`INSERT INTO report_document_days VALUES ('alpha', $1, 'kb-1', false, 1, 1, 1, 0, 0, 0)`, [day])
+    await app.db.query(`INSERT INTO report_gap_days VALUES ('alpha', $1, false, 'vpn', 'vpn', NULL, 1)`, [day])
+  }
   await updateSettings(app.db, 'alpha', { rawDays: 60, rollupDays: 90 })
   await updateSettings(app.db, 'beta', { rawDays: 100 })
   clock.set(new Date('2026-06-15T12:00:00.000Z'))
@@ -62,6 +67,10 @@ t.test('retention by a manual clock: batch deletes per org, whole partitions dro
   t.equal((await app.db.query(`SELECT 1 FROM report_day_tiles WHERE org_id = 'alpha' AND day < '2026-03-17'`)).rowCount, 0, 'and its day tiles')
   t.equal((await app.db.query(`SELECT 1 FROM report_days WHERE org_id = 'alpha' AND day < '2026-03-17'`)).rowCount, 0)
   t.ok((await app.db.query(`SELECT 1 FROM report_day_tiles WHERE org_id = 'alpha' AND day >= '2026-04-01'`)).rowCount! > 0, 'its newer day tiles stay')
+  for (const table of ['report_document_days', 'report_gap_days']) {
+    const days = await app.db.query(`SELECT day FROM ${table} WHERE org_id = 'alpha'`)
+    t.same(days.rows.map((x) => x.day.toISOString()), ['2026-04-20T00:00:00.000Z'], `${table} follow the rollups`)
+  }
   const visitDays = await app.db.query(`SELECT day, visitors IS NOT NULL AS hashes FROM report_visit_days WHERE org_id = 'alpha' ORDER BY day`)
   t.ok(visitDays.rows.length > 0 && visitDays.rows.every((x) => x.day >= new Date('2026-03-17')), 'its visit day tiles follow the rollups')
   t.ok(visitDays.rows.every((x) => x.hashes === x.day >= new Date('2026-04-16')), 'but keep visitors\' hashes only after the raw cut-off')
