@@ -99,6 +99,12 @@ t.test('queries, detail, content gaps and documents of the hand-made set', async
   t.same(detail.body.data.documents, [{ document: 'kb-1', clicks: 1, averagePosition: 2 }])
   t.same(detail.body.data.clickPositions.find((b: { from: number }) => b.from === 2), { from: 2, to: 2, clicks: 1 })
   t.same(detail.body.data.nextQueries, [{ query: 'vpn', count: 1, ledToClick: 0 }])
+  // "pass" submitted at 3 s, refined by a facet at 4 s: counted with the search it refines, even
+  // when the range ends between the two.
+  const pass3 = await get(r, `/api/v1/queries/detail?${range}&query=pass`)
+  t.same(pass3.body.data.refinements, [{ cause: 'facetSelect', count: 1 }])
+  const cut = `from=${new Date(base - 3_600_000).toISOString()}&to=${new Date(base + 3_500).toISOString()}`
+  t.same((await get(r, `/api/v1/queries/detail?${cut}&query=pass`)).body.data.refinements, [{ cause: 'facetSelect', count: 1 }], 'a refinement after the range')
   const unknown = await get(r, `/api/v1/queries/detail?${range}&query=${encodeURIComponent("50% /'\"")}`)
   t.equal(unknown.status, 200)
   t.equal(unknown.body.data.totals.userSearches, 0)

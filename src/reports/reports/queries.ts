@@ -249,11 +249,15 @@ export async function queryDetail(db: pg.ClientBase, scope: Scope, rawQuery: str
      FROM ${searches} WHERE f.q = ${qp} AND f.is_user AND f.next_q IS NOT NULL AND ${searchScope}
      GROUP BY f.next_q ORDER BY count DESC, f.next_q LIMIT 20`),
   )
-  // Refinements of this query: refinement searches of the chains of its user searches.
+  // Refinements of this query: refinement searches of the chains of its user searches. They are
+  // this query's searches of the range and the 30 minutes after it: said outright, so that the
+  // index by query finds them rather than a scan of every search for the query's refinements.
   const refinements = await db.query(
     ...p.query(`SELECT r.cause, count(*)::int AS count FROM ${searches}
      JOIN report_searches r ON r.org_id = f.org_id AND r.visit_id = f.visit_id AND r.received_at >= f.received_at AND r.event_id <> f.event_id
        AND r.received_at <= f.received_at + interval '30 minutes' AND r.cause_class = 'refinement' AND NOT r.partial AND r.q = f.q
+       AND r.q = ${qp} AND r.received_at >= ${p.add(request.from.toISOString())}
+       AND r.received_at < ${p.add(request.to.toISOString())}::timestamptz + interval '30 minutes'
      WHERE f.q = ${qp} AND f.is_user AND ${searchScope}
      GROUP BY r.cause ORDER BY count DESC, r.cause LIMIT 20`),
   )
