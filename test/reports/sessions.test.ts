@@ -104,4 +104,14 @@ t.test('data quality: each check trips on its fixture and stays clean on clean d
     [checks.get(code)!.sampleEventIds])).rows.map((x) => x.uid as string)
   t.same(await uids('DUPLICATE_SEARCH_ID'), ['dup', 'dup'], 'the two searches sharing an id')
   t.same(await uids('SUSPECTED_BOT'), Array.from({ length: 10 }, (_, i) => `busy${111 + i}`).sort(), 'the busy visitor\'s ten latest searches')
+
+  // Documents keyed by content id: read from the clicks' facts, and from their events for facts
+  // derived before the facts kept it (NULL), with the same answer.
+  const contentId = async () => (await get(r, `/api/v1/quality?${range}`)).body.data.checks.find((c: { code: string }) => c.code === 'MISSING_CONTENT_ID')
+  const known = await contentId()
+  t.match(known, { failed: 1, total: 3 })
+  await r.app.db.query(`UPDATE report_clicks SET content_id = NOT content_id WHERE org_id = 'acme'`)
+  t.match(await contentId(), { failed: 2, total: 3 }, 'the facts\' column is read')
+  await r.app.db.query(`UPDATE report_clicks SET content_id = NULL WHERE org_id = 'acme'`)
+  t.same(await contentId(), known, 'facts without it: their events are looked up')
 })

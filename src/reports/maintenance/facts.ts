@@ -114,16 +114,19 @@ ON CONFLICT (org_id, event_id) DO UPDATE SET
   gap_key = EXCLUDED.gap_key, support = EXCLUDED.support,
   is_user = CASE WHEN t.visit_id IS NULL THEN EXCLUDED.is_user ELSE t.is_user END`
 
+/** Whether the event named its document by a content id: documents are keyed by it (else by URL). */
+const CONTENT_ID = `(e.document_id IS NOT NULL AND e.extra->>'contentIdKey' IS NOT NULL)`
+
 const UPSERT_CLICKS = `
 INSERT INTO report_clicks AS t (org_id, event_id, received_at, visit_id, visitor_id, protocol, uid, hub, tab, language, device,
-  position, document, title, url, source, is_bot, support)
+  position, document, title, url, source, is_bot, support, content_id)
 SELECT e.org_id, e.event_id, e.received_at, e.visit_id, e.visitor_id, e.protocol, e.search_query_uid, e.origin_level1,
   e.origin_level2, e.language, e.device_category, e.document_position, coalesce(e.document_id, e.document_url),
-  e.document_title, e.document_url, e.source_name, e.is_bot, ${SUPPORT}
+  e.document_title, e.document_url, e.source_name, e.is_bot, ${SUPPORT}, ${CONTENT_ID}
 FROM (SELECT DISTINCT ON (org_id, event_id) * FROM report_new ORDER BY org_id, event_id, received_at) e
 JOIN report_settings st USING (org_id)
 WHERE e.type = 'click'
-ON CONFLICT (org_id, event_id) DO UPDATE SET support = EXCLUDED.support`
+ON CONFLICT (org_id, event_id) DO UPDATE SET support = EXCLUDED.support, content_id = EXCLUDED.content_id`
 
 /*
  * Feedback sign (docs/reports.md): Workplace's score; Inbenta's rating id through the org's
@@ -145,15 +148,15 @@ END::smallint`
 
 const UPSERT_OTHERS = `
 INSERT INTO report_others AS t (org_id, event_id, received_at, visit_id, visitor_id, protocol, type, hub, tab, language, device,
-  is_bot, event_type, event_value, data_key, uid, document, score, comment, support)
+  is_bot, event_type, event_value, data_key, uid, document, score, comment, support, content_id)
 SELECT e.org_id, e.event_id, e.received_at, e.visit_id, e.visitor_id, e.protocol, e.type, e.origin_level1, e.origin_level2,
   e.language, e.device_category, e.is_bot, e.event_type, e.event_value, e.extra->>'dataKey',
   coalesce(e.search_query_uid, e.last_search_query_uid), coalesce(e.document_id, e.document_url), ${SCORE},
-  left(e.custom_data->>'comment', 2000), ${SUPPORT}
+  left(e.custom_data->>'comment', 2000), ${SUPPORT}, ${CONTENT_ID}
 FROM (SELECT DISTINCT ON (org_id, event_id) * FROM report_new ORDER BY org_id, event_id, received_at) e
 JOIN report_settings st USING (org_id)
 WHERE e.type NOT IN ('search', 'click')
-ON CONFLICT (org_id, event_id) DO UPDATE SET score = EXCLUDED.score, support = EXCLUDED.support`
+ON CONFLICT (org_id, event_id) DO UPDATE SET score = EXCLUDED.score, support = EXCLUDED.support, content_id = EXCLUDED.content_id`
 
 /** Clicks and other events to (re)bind: the new ones, and stored ones naming a new search's uid. */
 const COLLECT_BINDINGS = `

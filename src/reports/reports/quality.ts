@@ -10,24 +10,30 @@ interface Check {
   /** Fact table and the rows the check applies to (its total). */
   table: 'report_searches' | 'report_clicks' | 'report_others'
   applies: string
-  /** The rows that fail: SQL over the fact `f`, or (`event`) over the raw event `e` behind it. */
-  fails: string | { event: string }
   /**
-   * What `fails` reads besides `f`: a LEFT JOIN of a set computed once over the range ($ORG,
-   * $FROM, $TO), one row per key. A hash join whatever the set's size, where `f.x IN (subquery)`
-   * is hashed only while the planner expects the set to fit in work_mem, and otherwise scanned
-   * through once per fact row.
+   * The rows that fail: SQL over the fact `f`, or (`event`) over the raw event `e` behind it,
+   * looked up only where `fact` (SQL over `f`) is NULL.
+   */
+  fails: string | { event: string; fact?: string }
+  /**
+   * What `fails` reads besides `f`: a LEFT JOIN of a set computed once over the range's facts of
+   * the table (`range_facts`), one row per key. A hash join whatever the set's size, where
+   * `f.x IN (subquery)` is hashed only while the planner expects the set to fit in work_mem, and
+   * otherwise scanned through once per fact row.
    */
   join?: string
   hint: string
 }
 
-const raw = (expression: string) => ({ event: expression })
+const raw = (expression: string, fact?: string) => ({ event: expression, fact })
 const FACT_TABLE: Record<Check['table'], FactTable> = { report_searches: 'searches', report_clicks: 'clicks', report_others: 'others' }
 
 /** The SQL of a check's failure on `f`: raw event columns through `events` (read by lookup on plain PostgreSQL). */
 function failsSql(c: Check, events: EventColumns): string {
-  return typeof c.fails === 'string' ? c.fails : events.column(FACT_TABLE[c.table], c.fails.event, 'boolean')
+  if (typeof c.fails === 'string') return c.fails
+  const event = events.column(FACT_TABLE[c.table], c.fails.event, 'boolean')
+  // COALESCE evaluates its second argument only where the first is NULL: no lookup otherwise.
+  return c.fails.fact ? `coalesce(${c.fails.fact}, ${event})` : event
 }
 const LANGUAGE_TAG = `'^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$'`
 
@@ -45,18 +51,18 @@ const CHECKS: Check[] = [
   { code: 'UNCLASSIFIED_CAUSE', severity: 'info', table: 'report_searches', applies: 'true', fails: `f.cause_class = 'other'`, hint: 'The actionCause is not a known one: map it with the causeClasses setting so the search counts as a user search or a refinement.' },
   {
     code: 'MISSING_CONTENT_ID', severity: 'warning', table: 'report_clicks', applies: `f.protocol = 'coveo'`,
-    fails: raw(`e.document_id IS NULL OR e.extra->>'contentIdKey' IS NULL`), hint: 'Send customData.contentIDKey and contentIDValue with clicks: documents are keyed by them (else by URL).',
+    fails: raw(`e.document_id IS NULL OR e.extra->>'contentIdKey' IS NULL`, 'NOT f.content_id'),
+    hint: 'Send customData.contentIDKey and contentIDValue with clicks: documents are keyed by them (else by URL).',
   },
   {
     code: 'MISSING_CONTENT_ID', severity: 'warning', table: 'report_others', applies: `f.type = 'view' AND f.protocol = 'coveo'`,
-    fails: raw(`e.document_id IS NULL OR e.extra->>'contentIdKey' IS NULL`), hint: 'Send contentIdKey and contentIdValue with views.',
+    fails: raw(`e.document_id IS NULL OR e.extra->>'contentIdKey' IS NULL`, 'NOT f.content_id'), hint: 'Send contentIdKey and contentIdValue with views.',
   },
   { code: 'CLICK_WITHOUT_SEARCH', severity: 'warning', table: 'report_clicks', applies: `f.protocol <> 'workplace'`, fails: 'f.search_id IS NULL', hint: 'The click names a search id that matches no search within the bind window: click-through cannot count it.' },
   { code: 'CLICK_WITHOUT_SEARCH', severity: 'info', table: 'report_clicks', applies: `f.protocol = 'workplace'`, fails: 'f.search_id IS NULL', hint: 'Workplace Search logs no searches: its clicks bind only to searches logged another way with the same query id.' },
   {
     code: 'DUPLICATE_SEARCH_ID', severity: 'warning', table: 'report_searches', applies: 'f.uid IS NOT NULL',
-    join: `LEFT JOIN (SELECT d.uid FROM report_searches d WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO
-      AND d.uid IS NOT NULL GROUP BY d.uid HAVING count(*) > 1) shared_uid ON shared_uid.uid = f.uid`,
+    join: `LEFT JOIN (SELECT d.uid FROM range_facts d WHERE d.uid IS NOT NULL GROUP BY d.uid HAVING count(*) > 1) shared_uid ON shared_uid.uid = f.uid`,
     fails: 'shared_uid.uid IS NOT NULL',
     hint: 'Several searches share a searchQueryUid: clicks bind to the latest only. Send a new id per search.',
   },
@@ -70,13 +76,27 @@ const CHECKS: Check[] = [
   })),
   {
     code: 'SUSPECTED_BOT', severity: 'warning', table: 'report_searches', applies: 'NOT f.is_bot',
-    join: `LEFT JOIN (SELECT d.visitor_id, date_trunc('hour', d.received_at) AS hour FROM report_searches d
-      WHERE d.org_id = $ORG AND d.received_at >= $FROM AND d.received_at < $TO AND NOT d.is_bot AND d.visitor_id IS NOT NULL
-      GROUP BY 1, 2 HAVING count(*) > 120) busy ON busy.visitor_id = f.visitor_id AND busy.hour = date_trunc('hour', f.received_at)`,
+    join: `LEFT JOIN (SELECT d.visitor_id, date_trunc('hour', d.received_at) AS hour FROM range_facts d
+      WHERE NOT d.is_bot AND d.visitor_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 120) busy
+      ON busy.visitor_id = f.visitor_id AND busy.hour = date_trunc('hour', f.received_at)`,
     fails: 'busy.visitor_id IS NOT NULL',
     hint: 'A visitor not flagged as a bot made more than 120 searches in an hour.',
   },
 ]
+
+/**
+ * A statement over the range's facts of `table` as `range_facts`, read once, with the columns
+ * `sql` uses of them (`f.x`, and `d.x` in the sets checks join): the sets and the checks then read
+ * that, not the table again for each set.
+ */
+function overRangeFacts(table: Check['table'], events: EventColumns, p: Params, scope: Scope, sql: string): string {
+  const columns = [...new Set([...sql.matchAll(/\b[fd]\.(\w+)/g)].map((m) => m[1]!))]
+  return `WITH range_facts AS MATERIALIZED (
+      SELECT ${columns.map((c) => `f.${c}`).join(', ')} FROM ${events.facts(FACT_TABLE[table], p.add)}
+      WHERE f.org_id = ${p.add(scope.orgId)} AND f.received_at >= ${p.add(scope.period.from.toISO())} AND f.received_at < ${p.add(scope.period.to.toISO())}
+    )
+    ${sql}`
+}
 
 export async function quality(db: pg.ClientBase, scope: Scope) {
   const range = { orgId: scope.orgId, from: scope.period.from.toJSDate(), to: scope.period.to.toJSDate() }
@@ -91,20 +111,14 @@ export async function quality(db: pg.ClientBase, scope: Scope) {
   const rows: Array<{ check: number; protocol: string; total: number; failed: number; samples?: string[] }> = []
   for (const table of tables) {
     const p = new Params()
-    const org = p.add(scope.orgId)
-    const from = p.add(scope.period.from.toISO())
-    const to = p.add(scope.period.to.toISO())
-    const bind = (sql: string) => sql.replaceAll('$ORG', org).replaceAll('$FROM', from).replaceAll('$TO', to)
     const events = await eventColumnsOf(db, range)
     const counts = CHECKS.flatMap((c, i) => c.table !== table ? [] : [
       `count(*) FILTER (WHERE ${c.applies})::int AS total_${i}`,
-      `count(*) FILTER (WHERE (${c.applies}) AND (${bind(failsSql(c, events))}))::int AS failed_${i}`,
+      `count(*) FILTER (WHERE (${c.applies}) AND (${failsSql(c, events)}))::int AS failed_${i}`,
     ])
-    const joins = CHECKS.filter((c) => c.table === table && c.join).map((c) => bind(c.join!))
-    const sql = `SELECT '${table}'::text AS fact_table, f.protocol, ${counts.join(', ')}
-    FROM ${events.facts(FACT_TABLE[table], p.add)} ${joins.join('\n')}
-    WHERE f.org_id = ${org} AND f.received_at >= ${from} AND f.received_at < ${to}
-    GROUP BY f.protocol`
+    const joins = CHECKS.filter((c) => c.table === table && c.join).map((c) => c.join!)
+    const sql = overRangeFacts(table, events, p, scope, `SELECT '${table}'::text AS fact_table, f.protocol, ${counts.join(', ')}
+      FROM range_facts f ${joins.join('\n')} GROUP BY f.protocol`)
     for (const row of (await db.query<Record<string, number | string>>(sql, p.values)).rows) {
       CHECKS.forEach((c, i) => {
         const total = row[`total_${i}`] as number
@@ -112,22 +126,22 @@ export async function quality(db: pg.ClientBase, scope: Scope) {
       })
     }
   }
-  // Samples, newest first, only where a check failed: read backwards along (org_id, received_at).
+  // Samples, newest first, only where a check failed: read backwards along (org_id, received_at),
+  // or, for a check joining a set of the range, from the range's facts.
   for (const r of rows) {
     if (r.failed === 0) continue
     const c = CHECKS[r.check]!
     const p = new Params()
-    for (const value of [scope.orgId, scope.period.from.toISO(), scope.period.to.toISO(), r.protocol]) p.add(value)
     const events = await eventColumnsOf(db, range)
-    const bind = (sql: string) => sql.replaceAll('$ORG', '$1').replaceAll('$FROM', '$2').replaceAll('$TO', '$3')
-    const fails = failsSql(c, events)
-    const { rows: samples } = await db.query(
-      `SELECT f.event_id::text AS id FROM ${events.facts(FACT_TABLE[c.table], p.add)} ${c.join ? bind(c.join) : ''}
-       WHERE f.org_id = $1 AND f.received_at >= $2 AND f.received_at < $3 AND f.protocol = $4 AND (${c.applies})
-         AND (${bind(fails)})
-       ORDER BY f.received_at DESC, f.event_id DESC LIMIT 10`,
-      p.values,
-    )
+    const protocol = p.add(r.protocol)
+    const failing = (from: string) => `SELECT f.event_id::text AS id FROM ${from} ${c.join ?? ''}
+      WHERE f.protocol = ${protocol} AND (${c.applies}) AND (${failsSql(c, events)})`
+    const sql = c.join
+      ? overRangeFacts(c.table, events, p, scope, `${failing('range_facts f')} ORDER BY f.received_at DESC, f.event_id DESC LIMIT 10`)
+      : `${failing(events.facts(FACT_TABLE[c.table], p.add))} AND f.org_id = ${p.add(scope.orgId)}
+          AND f.received_at >= ${p.add(scope.period.from.toISO())} AND f.received_at < ${p.add(scope.period.to.toISO())}
+        ORDER BY f.received_at DESC, f.event_id DESC LIMIT 10`
+    const { rows: samples } = await db.query(sql, p.values)
     r.samples = samples.map((x) => x.id as string)
   }
   // Checks that span tables (a code per protocol) are merged: totals and samples add up.
