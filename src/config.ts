@@ -51,11 +51,6 @@ export const ConfigSchema = Type.Object({
   REPORTS_IDLE_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
   /** Rest after a busy maintenance step, as a multiple of its duration: leaves the database to ingest. */
   REPORTS_REST_RATIO: Type.Number({ minimum: 0, maximum: 10, default: 0.5 }),
-  /**
-   * The rest instead while ingest keeps the service busy (its event loop at least 70 % utilized
-   * over the last step): the maintenance yields to ingest at its peak and catches up after.
-   */
-  REPORTS_BUSY_REST_RATIO: Type.Number({ minimum: 0, maximum: 100, default: 4 }),
   /** An hour whose tile changed is rebuilt at most this often (it is read from its facts meanwhile). */
   REPORTS_TILE_REBUILD_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: 300 }),
   /** Database connections of report reads, and each read's statement timeout. */

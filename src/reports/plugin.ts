@@ -44,7 +44,6 @@ export const reportsPlugin = fp<ReportsOptions>(
           chunkEvents: config.REPORTS_CHUNK_EVENTS,
           idleMs: config.REPORTS_IDLE_MS,
           restRatio: config.REPORTS_REST_RATIO,
-          busyRestRatio: config.REPORTS_BUSY_REST_RATIO,
           tilesPerStep: 48,
           rebuildSeconds: config.REPORTS_TILE_REBUILD_SECONDS,
         })

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import { applyChunk, SETUP_SQL } from './facts.js'
@@ -14,8 +13,6 @@ export interface MaintenanceOptions {
   idleMs: number
   /** Time spent resting after a busy step, as a fraction of the step's time: leaves the database to ingest. */
   restRatio: number
-  /** The same while ingest keeps this process busy (`BUSY_LOOP`). */
-  busyRestRatio: number
   /** Hours rebuilt per step, and how soon a rebuilt hour may be rebuilt again. */
   tilesPerStep: number
   rebuildSeconds: number
@@ -23,20 +20,6 @@ export interface MaintenanceOptions {
 
 // Any constant works; every instance uses the same one.
 const LEASE_KEY = 7_405_112_060
-
-/*
- * Event-loop utilization of the service over a cycle above which ingest is taken to be at its
- * peak. The worker itself mostly waits on the database, so the loop is busy with requests: about
- * 0.8 at the writer's maximum rate on 2 vCPUs, 0.4 at half of it. At the peak, every step taken
- * is ingest lost (the database and the cores are shared), so the worker rests longer and catches
- * up once the peak is over; below it, it keeps pace with ingest.
- */
-const BUSY_LOOP = 0.7
-
-/** The rest after a busy step of `stepMs`, the event loop having been `utilization` busy over the cycle. */
-export function restAfter(stepMs: number, utilization: number, options: Pick<MaintenanceOptions, 'restRatio' | 'busyRestRatio'>): number {
-  return stepMs * (utilization >= BUSY_LOOP ? options.busyRestRatio : options.restRatio)
-}
 
 export interface CycleStats {
   events: number
@@ -58,7 +41,6 @@ export class ReportMaintenance {
   private wake: (() => void) | undefined
   private running: Promise<unknown> = Promise.resolve()
   lastCycle: CycleStats | undefined
-  private loop0 = performance.eventLoopUtilization()
 
   constructor(private readonly options: MaintenanceOptions) {}
 
@@ -123,8 +105,7 @@ export class ReportMaintenance {
         })
         this.running = step.catch(() => {})
         const result = await step
-        const utilization = this.loopUtilization()
-        if (result?.busy) rest = restAfter(result.ms, utilization, this.options)
+        if (result?.busy) rest = result.ms * this.options.restRatio
       } catch (err) {
         this.options.log.warn({ err }, 'report maintenance step failed; retrying')
         await this.disconnect()
@@ -132,14 +113,6 @@ export class ReportMaintenance {
       }
       await this.sleep(rest)
     }
-  }
-
-  /** The event loop's utilization since the last call (the last cycle). */
-  private loopUtilization(): number {
-    const now = performance.eventLoopUtilization()
-    const cycle = performance.eventLoopUtilization(now, this.loop0)
-    this.loop0 = now
-    return cycle.utilization
   }
 
   private async lease(client: pg.Client): Promise<boolean> {
