@@ -93,6 +93,12 @@ export async function readSession(
   }
 }
 
+/**
+ * The events that are session actions: Inbenta events of a session (a visit) carrying a data key.
+ * Summaries read them from `events`; the report maintenance derives report_session_actions from them.
+ */
+export const SESSION_ACTION_EVENTS = `protocol = 'inbenta' AND visit_id IS NOT NULL AND extra ? 'dataKey'`
+
 export interface ResultsSummary {
   from: string
   to: string
@@ -121,7 +127,7 @@ export async function summarizeResults(
     `WITH actions AS (
        SELECT visit_id, received_at, event_id, extra->>'dataKey' AS data_key
        FROM events
-       WHERE org_id = $1 AND protocol = 'inbenta' AND visit_id IS NOT NULL AND extra ? 'dataKey'
+       WHERE org_id = $1 AND ${SESSION_ACTION_EVENTS}
          AND received_at >= $2 AND received_at < $3
      ),
      -- Only the sessions holding an action whose data key starts with $5 (contact sessions), when given.
