@@ -157,7 +157,8 @@ t.test('a person erased while some of their events wait in the outage spool: not
   }
   const exportedEvents = exported.filter((l) => l.table === 'events')
   t.same([...new Set(exportedEvents.map((l) => l.row!.protocol))].sort(), ['app-search', 'coveo', 'inbenta'], 'the export held their events of every protocol')
-  t.ok(exported.some((l) => l.table === 'quarantine_file') && exported.some((l) => l.table === 'quarantined_events') && exported.some((l) => l.table === 'report_searches'))
+  t.ok(exported.some((l) => l.table === 'quarantine_file') && exported.some((l) => l.table === 'quarantined_events') && exported.some((l) => l.table === 'report_searches')
+    && exported.some((l) => l.table === 'report_session_actions'))
   t.match(removed[0], { events: 3, visitors: 1, report_session_actions: 3 }, 'the Inbenta session: its start, user info and search')
   t.match(removed[1], { events: 4, visitors: 1, quarantined_events: 1, quarantine_file: 1 }, 'the visitor: two searches and two clicks')
   t.match(removed[2], { events: 1, idempotency_keys: 1 }, 'the user: the App Search click')
