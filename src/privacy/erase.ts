@@ -150,6 +150,17 @@ export async function eraseSubject(db: pg.Pool, subject: Subject, options: Erase
     )
     add('report_visits', visits.length)
     for (const v of visits) visitIds.add(v.visit_id)
+    // Inbenta session actions hold no visitor: by event id, and by visit (those of the person's
+    // visits that are another's events are queued again below with the rest of those visits).
+    add(
+      'report_session_actions',
+      (
+        await client.query(
+          'DELETE FROM report_session_actions WHERE org_id = $1 AND (event_id = ANY($2::uuid[]) OR visit_id = ANY($3::uuid[]))',
+          [orgId, eventIds, [...visitIds]],
+        )
+      ).rowCount,
+    )
     await client.query(
       `INSERT INTO report_hours AS h (org_id, hour, dirty_since)
        SELECT DISTINCT $1::text, date_trunc('hour', received_at), now() FROM privacy_gone

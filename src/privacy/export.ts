@@ -65,6 +65,11 @@ export async function* exportSubject(db: pg.Pool, subject: Subject, options: { q
       [orgId, eventIds, visitorIds],
     ]),
     [
+      'report_session_actions',
+      'SELECT to_jsonb(t) AS row FROM report_session_actions t WHERE org_id = $1 AND event_id = ANY($2::uuid[])',
+      [orgId, eventIds],
+    ],
+    [
       'report_visits',
       `SELECT to_jsonb(t) AS row FROM report_visits t WHERE org_id = $1 AND (visitor_id = ANY($2::text[])
          OR visit_id IN (SELECT visit_id FROM report_searches WHERE org_id = $1 AND event_id = ANY($3::uuid[])

@@ -153,7 +153,7 @@ export async function runRetention(db: pg.Pool, now: Date, options: RetentionOpt
       }
 
       for (const [org, cutoff] of rawCutoff) {
-        for (const table of ['report_searches', 'report_clicks', 'report_others', 'report_duplicates', 'report_inbox']) {
+        for (const table of ['report_searches', 'report_clicks', 'report_others', 'report_session_actions', 'report_duplicates', 'report_inbox']) {
           count(table, await deleteInBatches(db, table, 'org_id = $1 AND received_at < $2', [org, cutoff], batch))
         }
         count('report_visits', await deleteInBatches(db, 'report_visits', 'org_id = $1 AND last_at < $2', [org, cutoff], batch))

@@ -123,6 +123,9 @@ t.test('a person erased while some of their events wait in the outage spool: not
   t.equal(await count(pool, `SELECT count(*) FROM idempotency_keys WHERE idempotency_key LIKE '%idem-ann-1'`), 1)
   await until(async () => (await count(pool, 'SELECT count(*) FROM report_inbox')) === 0, 'the report facts')
   t.ok((await count(pool, `SELECT count(*) FROM report_searches WHERE visitor_id = '${VISITOR_P}'`)) > 0, 'and in the report facts')
+  const sessionActions = (session: string) => count(pool, 'SELECT count(*) FROM report_session_actions WHERE visit_id = $1', [session])
+  t.equal(await sessionActions(sessionP), 3, 'and in the session action facts: their session\'s start, user info and search')
+  t.equal(await sessionActions(sessionQ), 3)
 
   // The outage: both of them search again; the events are acknowledged from the spool, and the
   // service stops before the database returns, so they still wait there when the erasure comes.
@@ -154,8 +157,9 @@ t.test('a person erased while some of their events wait in the outage spool: not
   }
   const exportedEvents = exported.filter((l) => l.table === 'events')
   t.same([...new Set(exportedEvents.map((l) => l.row!.protocol))].sort(), ['app-search', 'coveo', 'inbenta'], 'the export held their events of every protocol')
-  t.ok(exported.some((l) => l.table === 'quarantine_file') && exported.some((l) => l.table === 'quarantined_events') && exported.some((l) => l.table === 'report_searches'))
-  t.match(removed[0], { events: 3, visitors: 1 }, 'the Inbenta session: its start, user info and search')
+  t.ok(exported.some((l) => l.table === 'quarantine_file') && exported.some((l) => l.table === 'quarantined_events') && exported.some((l) => l.table === 'report_searches')
+    && exported.some((l) => l.table === 'report_session_actions'))
+  t.match(removed[0], { events: 3, visitors: 1, report_session_actions: 3 }, 'the Inbenta session: its start, user info and search')
   t.match(removed[1], { events: 4, visitors: 1, quarantined_events: 1, quarantine_file: 1 }, 'the visitor: two searches and two clicks')
   t.match(removed[2], { events: 1, idempotency_keys: 1 }, 'the user: the App Search click')
 
@@ -191,6 +195,8 @@ t.test('a person erased while some of their events wait in the outage spool: not
   t.equal(await count(pool, `SELECT count(*) FROM report_visit_days, unnest(visitors) h WHERE org_id = 'acme' AND h = ANY(ARRAY[hashtextextended('${VISITOR_P}', 0), hashtextextended('${inbentaVisitorP}', 0)])`),
     0, 'whose visitors\' hashes are not theirs')
   t.equal(await count(pool, `SELECT count(*) FROM report_visits WHERE visitor_id = '${VISITOR_Q}'`), 2, 'the other person\'s visits are intact')
+  t.equal(await sessionActions(sessionP), 0, 'none of their session actions is left')
+  t.equal(await sessionActions(sessionQ), 3, 'the other person\'s session actions are intact')
 
   // Erasing again removes nothing more.
   for (const selector of selectors.slice(1)) {

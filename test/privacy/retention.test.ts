@@ -124,3 +124,27 @@ t.test('a row caught by the default partition is moved into its month\'s partiti
   // Its report queue entry and facts are keyed by event, not partition: unaffected.
   t.equal((await app.db.query(`SELECT 1 FROM events WHERE org_id = 'acme'`)).rowCount, 2)
 })
+
+t.test('raw retention deletes Inbenta session action facts past the cut-off with the other facts', async (t) => {
+  const clock = manualClock(new Date('2026-06-15T12:00:00.000Z'))
+  const { app } = await buildTestApp(t, { clock, env: { REPORTS_IDLE_MS: '50' } })
+  await app.keys.createOrg('acme')
+  await ensurePartitions(app.db, new Date('2026-03-01T00:00:00.000Z'), 2)
+  const action = async (at: string, visitorId: string, dataKey: string) => {
+    clock.set(new Date(at))
+    await app.writer.write([newEvent({ orgId: 'acme', protocol: 'inbenta', type: 'session', visitorId, eventType: dataKey, extra: { dataKey } }, clock)])
+  }
+  await action('2026-04-10T10:00:00Z', 'inbenta:old', 'START')
+  await action('2026-04-10T10:01:00Z', 'inbenta:old', 'CONTACT_START')
+  await action('2026-06-10T10:00:00Z', 'inbenta:new', 'START')
+  await until(async () => (await app.db.query('SELECT 1 FROM report_inbox LIMIT 1')).rowCount === 0, 'the report facts')
+  const actions = async () => (await app.db.query<{ d: string }>(
+    `SELECT to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || data_key AS d FROM report_session_actions ORDER BY received_at`)).rows.map((r) => r.d)
+  t.same(await actions(), ['2026-04-10 START', '2026-04-10 CONTACT_START', '2026-06-10 START'])
+
+  await updateSettings(app.db, 'acme', { rawDays: 30 })
+  clock.set(new Date('2026-06-15T12:00:00.000Z'))
+  const result = await app.retention.runOnce()
+  t.equal(result.deleted.report_session_actions, 2)
+  t.same(await actions(), ['2026-06-10 START'], 'the actions before the cut-off are gone, the later one stays')
+})

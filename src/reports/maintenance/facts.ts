@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { isCitus } from '../../store/citus.js'
+import { SESSION_ACTION_EVENTS } from '../../protocols/inbenta/reports.js'
 
 /*
  * From queued events to facts, one bounded chunk per transaction, all set-based SQL. Taking the
@@ -157,6 +158,18 @@ FROM (SELECT DISTINCT ON (org_id, event_id) * FROM report_new ORDER BY org_id, e
 JOIN report_settings st USING (org_id)
 WHERE e.type NOT IN ('search', 'click')
 ON CONFLICT (org_id, event_id) DO UPDATE SET score = EXCLUDED.score, support = EXCLUDED.support, content_id = EXCLUDED.content_id`
+
+/*
+ * Inbenta session actions (searches, clicks and session events with a data key), for session
+ * results. An event's copy is the one its other fact keeps: the first received in the chunk, and
+ * once stored never replaced (its duplicates are recorded by the upserts above).
+ */
+const INSERT_SESSION_ACTIONS = `
+INSERT INTO report_session_actions (org_id, event_id, received_at, visit_id, data_key)
+SELECT e.org_id, e.event_id, e.received_at, e.visit_id, e.extra->>'dataKey'
+FROM (SELECT DISTINCT ON (org_id, event_id) * FROM report_new ORDER BY org_id, event_id, received_at) e
+WHERE ${SESSION_ACTION_EVENTS}
+ON CONFLICT (org_id, event_id) DO NOTHING`
 
 /** Clicks and other events to (re)bind: the new ones, and stored ones naming a new search's uid. */
 const COLLECT_BINDINGS = `
@@ -401,8 +414,8 @@ ON CONFLICT (org_id, hour) DO UPDATE SET dirty_since = coalesce(h.dirty_since, E
 const GROWN_TABLES = `
 SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 WHERE s.schemaname = current_schema()
-  AND s.relname IN ('report_searches', 'report_clicks', 'report_others', 'report_visits', 'report_tiles', 'report_day_tiles', 'report_query_days',
-    'report_document_days', 'report_gap_days')
+  AND s.relname IN ('report_searches', 'report_clicks', 'report_others', 'report_visits', 'report_session_actions', 'report_tiles',
+    'report_day_tiles', 'report_query_days', 'report_document_days', 'report_gap_days')
   AND s.n_live_tup > 2 * greatest(c.reltuples, 0) + 1000`
 
 export interface ChunkResult {
@@ -435,6 +448,7 @@ export async function applyChunk(client: pg.ClientBase, limit: number): Promise<
       await client.query(withDuplicates(UPSERT_SEARCHES))
       await client.query(withDuplicates(UPSERT_CLICKS))
       await client.query(withDuplicates(UPSERT_OTHERS))
+      await client.query(INSERT_SESSION_ACTIONS)
       await client.query(COLLECT_BINDINGS)
       await client.query('ANALYZE report_bind')
       await client.query(BIND_CLICKS)

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 
-const DERIVED = ['report_searches', 'report_clicks', 'report_others', 'report_visits', 'report_tiles', 'report_hours', 'report_day_tiles', 'report_query_days', 'report_visit_days', 'report_document_days', 'report_gap_days', 'report_days', 'report_duplicates']
+const DERIVED = ['report_searches', 'report_clicks', 'report_others', 'report_session_actions', 'report_visits', 'report_tiles', 'report_hours',
+  'report_day_tiles', 'report_query_days', 'report_visit_days', 'report_document_days', 'report_gap_days', 'report_days', 'report_duplicates']
 
 /**
  * Derive an org's report state again from its events: the derived rows go and every event is

@@ -6,7 +6,7 @@ import { ReportError } from '../errors.js'
 import { compileFilter, type FilterNode } from '../filter.js'
 import type { FactTable } from '../measures.js'
 import type { Scope } from '../params.js'
-import { readSession, sessionResult, summarizeResults } from '../../protocols/inbenta/reports.js'
+import { readSession, sessionResult, summarizeSessionFacts } from '../../protocols/inbenta/reports.js'
 import { isCitus } from '../../store/citus.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -136,8 +136,8 @@ export async function deflection(
 ) {
   const from = scope.period.from.toJSDate()
   const to = scope.period.to.toJSDate()
-  const all = await summarizeResults(db, scope.orgId, from, to, priorities)
-  const contact = await summarizeResults(db, scope.orgId, from, to, priorities, { sessionsWithDataKeyPrefix: 'CONTACT_' })
+  // Inbenta session results from their facts, of every session and of those that contacted support.
+  const { all, matching: contact } = await summarizeSessionFacts(db, scope.orgId, from, to, priorities, 'CONTACT_')
   const ticketSessions = contact.results.filter((r) => r.dataKey === 'CONTACT_TICKET').reduce((n, r) => n + r.sessions, 0)
   const p = new Params()
   const { rows: clicked } = await db.query(
